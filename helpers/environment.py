@@ -1,0 +1,116 @@
+"""Start a chapter: pick the Keras backend, import it quietly, seed everything, report versions.
+
+Every chapter's first code cell calls :func:`prepare` (Chapter 1 explains why seeding matters
+and what the report tells you).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+from dataclasses import dataclass
+
+DEFAULT_BACKEND = "tensorflow"
+KNOWN_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a chapter runs on; its ``repr`` is the short report shown at the top of a chapter."""
+
+    backend: str
+    keras_version: str
+    python_version: str
+    cpu_count: int
+    accelerators: tuple[str, ...]
+    seed: int
+
+    def __repr__(self) -> str:
+        devices = ", ".join(self.accelerators) if self.accelerators else "none (CPU only)"
+        return (
+            f"Keras {self.keras_version} on the {self.backend} backend, "
+            f"Python {self.python_version}, {self.cpu_count} CPU cores, "
+            f"accelerators: {devices}, seed {self.seed}"
+        )
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment.
+
+    TensorFlow's C++ start-up notices (oneDNN, CPU features) are written straight to the
+    process's stderr, below Python, so ``contextlib.redirect_stderr`` cannot catch them and
+    ``TF_CPP_MIN_LOG_LEVEL`` does not silence all of them. Python-level errors still surface,
+    because they are raised as exceptions, not printed.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr.flush()
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _accelerators(backend: str) -> tuple[str, ...]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tuple(device.name for device in tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return tuple(str(device) for device in jax.devices() if device.platform != "cpu")
+    if backend == "torch":
+        import torch
+
+        return tuple(f"cuda:{index}" for index in range(torch.cuda.device_count()))
+    return ()
+
+
+def prepare(seed: int = 0, backend: str | None = None) -> Environment:
+    """Choose the backend (``KERAS_BACKEND``, else TensorFlow), import Keras and seed it.
+
+    Call it before anything imports Keras: the backend is fixed at Keras' first import.
+    ``keras.utils.set_random_seed`` seeds Python, NumPy and the backend together, so a
+    chapter's numbers come out the same on every run on the same machine and versions.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    chosen = backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    if chosen not in KNOWN_BACKENDS:
+        raise ValueError(f"backend must be one of {KNOWN_BACKENDS}, got {chosen!r}")
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != chosen:
+            raise RuntimeError(
+                f"Keras is already imported with the {keras.backend.backend()!r} backend; "
+                f"restart the kernel to switch to {chosen!r}"
+            )
+    os.environ["KERAS_BACKEND"] = chosen
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import keras
+
+        accelerators = _accelerators(chosen)
+    keras.utils.set_random_seed(seed)
+    return Environment(
+        backend=keras.backend.backend(),
+        keras_version=keras.__version__,
+        python_version=platform.python_version(),
+        cpu_count=os.cpu_count() or 1,
+        accelerators=accelerators,
+        seed=seed,
+    )
