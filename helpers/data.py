@@ -199,9 +199,10 @@ def mnist_from_pickle(payload: bytes) -> Arrays:
         raise IntegrityError(f"not a complete gzip file: {exc}") from exc
     splits = restricted_loads(raw)
     if not (isinstance(splits, tuple) and len(splits) == 3):
+        length = len(splits) if hasattr(splits, "__len__") else "?"
         raise IntegrityError(
             "expected a tuple of three (images, labels) splits, got "
-            f"{type(splits).__name__} of length {len(splits) if hasattr(splits, '__len__') else '?'}"
+            f"{type(splits).__name__} of length {length}"
         )
     images, labels = [], []
     for index, split in enumerate(splits):
@@ -218,7 +219,9 @@ def mnist_from_pickle(payload: bytes) -> Arrays:
         scaled = x.astype(np.float64) * 256.0
         pixels = np.rint(scaled)
         if pixels.min() < 0 or pixels.max() > 255 or not np.array_equal(pixels, scaled):
-            raise IntegrityError(f"split {index}: pixels are not exact multiples of 1/256 in [0, 1)")
+            raise IntegrityError(
+                f"split {index}: pixels are not exact multiples of 1/256 in [0, 1)"
+            )
         if y.min() < 0 or y.max() > 9:
             raise IntegrityError(f"split {index}: labels outside 0..9")
         images.append(pixels.astype(np.uint8).reshape(-1, 28, 28))
@@ -356,7 +359,7 @@ def _read_cache(path: Path) -> Arrays:
 
 
 def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` so that a reader sees either the old file or the whole new one."""
+    """Write ``arrays`` to ``path``: a reader sees either the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -373,7 +376,7 @@ def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def fetch(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Arrays:
-    """Return the verified arrays of ``dataset``, from the cache or from its first working source."""
+    """Return the verified arrays of ``dataset``, from the cache or its first working source."""
     if not isinstance(dataset, Dataset):
         raise TypeError(f"expected a helpers.data.Dataset, got {type(dataset).__name__}")
     cache = data_directory(data_dir) / dataset.cache_name
@@ -450,7 +453,8 @@ def _main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         shapes = ", ".join(f"{key} {value.shape}" for key, value in arrays.items())
-        print(f"{name}: verified, cached in {data_directory() / DATASETS[name].cache_name} ({shapes})")
+        cache = data_directory() / DATASETS[name].cache_name
+        print(f"{name}: verified, cached in {cache} ({shapes})")
     return 0
 
 

@@ -56,7 +56,9 @@ def test_first_fetch_uses_first_working_source_and_caches(tmp_path):
     down = Counting(error=ConnectionError("no route to host"))
     up = Counting(result=good)
     spare = Counting(result=good)
-    spec = _spec(good, data.Source("down", down), data.Source("up", up), data.Source("spare", spare))
+    spec = _spec(
+        good, data.Source("down", down), data.Source("up", up), data.Source("spare", spare)
+    )
 
     loaded = data.fetch(spec, tmp_path)
 
@@ -357,3 +359,14 @@ def test_registered_mnist_has_the_digests_from_the_design():
     assert data.MNIST_WHEEL.member_sha256 == (
         "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
     )
+
+
+def test_command_line_caches_and_reports(tmp_path, monkeypatch, capsys):
+    good = _arrays()
+    monkeypatch.setitem(data.DATASETS, "toy", _spec(good, data.Source("up", Counting(result=good))))
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+
+    assert data._main(["toy"]) == 0
+    assert f"toy: verified, cached in {tmp_path / 'toy.npz'}" in capsys.readouterr().out
+    assert data._main(["nope"]) == 1
+    assert "error: unknown data set 'nope'" in capsys.readouterr().err

@@ -90,7 +90,8 @@ def test_plot_history_accepts_a_keras_history_like_object():
 def test_plot_history_rejects_bad_input():
     with pytest.raises(TypeError, match="history must be a keras History"):
         plots.plot_history([1, 2, 3])
-    with pytest.raises(ValueError, match=r"metrics \['accuracy'\] not in history; it has \['loss'\]"):
+    expected = r"metrics \['accuracy'\] not in history; it has \['loss'\]"
+    with pytest.raises(ValueError, match=expected):
         plots.plot_history({"loss": [1.0]})
     with pytest.raises(ValueError, match="non-empty sequence"):
         plots.plot_history({"loss": [1.0]}, metrics="loss")

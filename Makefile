@@ -1,0 +1,77 @@
+# Every command a reader or maintainer needs. `make book` and `make test` set everything up
+# on a fresh machine: they create .venv, install the pinned requirements and then do their job.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+# The backend is chosen here rather than in ~/.keras/keras.json, so every run is explicit.
+export KERAS_BACKEND ?= tensorflow
+export PYTHONHASHSEED := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+         --nbval-cell-timeout 600 -p no:cacheprovider
+
+.PHONY: help venv data book test unit nbval site browser lab execute lint clean
+
+help:
+	@echo "make book     build the website into _build/html from the committed notebooks"
+	@echo "make test     unit tests, strict nbval over every notebook, -W site build, browser test"
+	@echo "make lab      open the chapters in JupyterLab"
+	@echo "make execute  re-run every notebook in place to refresh its committed outputs"
+	@echo "make data     download and verify the data sets into the cache"
+	@echo "make lint     ruff over helpers/ and tests/"
+	@echo "make clean    remove _build (keeps .venv and the data cache)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m helpers.data mnist
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --quiet
+	@echo
+	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser."
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -m "not browser"
+
+nbval: $(STAMP) data
+	$(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
+
+site: $(STAMP)
+	rm -rf _build
+	$(BIN)/jupyter-book build . -W --keep-going
+
+browser: $(STAMP)
+	$(PY) -m pytest tests -m browser
+
+test: lint unit nbval site browser
+	@echo "make test: every check passed."
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/01_background.ipynb
+
+execute: $(STAMP) data
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=900 $(or $(NB),$(NOTEBOOKS))
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests
+
+clean:
+	rm -rf _build
