@@ -19,13 +19,14 @@ NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          --nbval-cell-timeout 600 -p no:cacheprovider
 
-.PHONY: help venv data book test unit nbval site browser lab execute lint clean
+.PHONY: help venv data book test unit nbval site browser lab execute bench lint clean
 
 help:
 	@echo "make book     build the website into _build/html from the committed notebooks"
 	@echo "make test     unit tests, strict nbval over every notebook, -W site build, browser test"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make execute  re-run every notebook in place to refresh its committed outputs"
+	@echo "make bench    time every notebook and the site build; fail if over budget"
 	@echo "make data     download and verify the data sets into the cache"
 	@echo "make lint     ruff over helpers/ and tests/"
 	@echo "make clean    remove _build (keeps .venv and the data cache)"
@@ -69,6 +70,9 @@ lab: $(STAMP)
 execute: $(STAMP) data
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=900 $(or $(NB),$(NOTEBOOKS))
+
+bench: $(STAMP) data
+	$(PY) -m helpers.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests

@@ -152,6 +152,47 @@ def test_chapter_1_typesets_its_maths_and_shows_its_figures(browser, site_url):
         context.close()
 
 
+def test_reader_path_navigation_download_and_dark_mode(browser, site_url):
+    context, page, errors, outside = _open(browser, f"{site_url}/book/01_background.html")
+    try:
+        previous = page.locator("a.left-prev").get_attribute("href")
+        following = page.locator("a.right-next").get_attribute("href")
+        assert previous.endswith("intro.html") and following, (previous, following)
+        downloads = page.evaluate(
+            "Array.from(document.querySelectorAll('a[href$=\".ipynb\"]')).map(a => a.href)"
+        )
+        assert any(href.endswith("01_background.ipynb") for href in downloads), downloads
+        source = HTML / "_sources" / "book" / "01_background.ipynb"
+        assert source.exists(), "the notebook offered for download is missing from the site"
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        background = page.evaluate(
+            "getComputedStyle(document.body).backgroundColor"
+        )
+        assert background != "rgb(255, 255, 255)", "dark theme did not change the background"
+        page.locator("article img").nth(1).scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "01_background-dark.png"))
+        assert outside == [] and _unexpected(errors) == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("term", "expected_page"),
+    [("learning curve", "01_background.html")],
+)
+def test_search_finds_terms(browser, site_url, term, expected_page):
+    context, page, errors, outside = _open(browser, f"{site_url}/search.html?q={term}")
+    try:
+        page.wait_for_selector("ul.search li", timeout=15_000)
+        found = page.evaluate(
+            "Array.from(document.querySelectorAll('ul.search li a')).map(a => a.href)"
+        )
+        assert any(expected_page in href for href in found), found
+        assert outside == []
+    finally:
+        context.close()
+
+
 def test_internal_links_resolve():
     if not (HTML / "index.html").exists():
         pytest.fail(f"no built site at {HTML}: run `make site` first")
@@ -165,3 +206,27 @@ def test_internal_links_resolve():
             if not (page.parent / target).resolve().exists():
                 missing.append(f"{page.relative_to(HTML)} -> {target}")
     assert missing == [], "\n".join(missing)
+
+
+def test_external_links_are_listed_and_no_resource_is_external():
+    """External hyperlinks go to _build/external-links.txt for review; nothing is fetched.
+
+    A page may link to another site, but may not load a script, style sheet, image or font
+    from one: that would break the book offline.
+    """
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"no built site at {HTML}: run `make site` first")
+    links, embedded = set(), []
+    for page in HTML.rglob("*.html"):
+        if "_static" in page.relative_to(HTML).parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        links.update(re.findall(r'<a [^>]*href="(https?://[^"]+)"', text))
+        for tag in re.findall(r"<(?:script|img|iframe|source)[^>]*\ssrc=\"https?://[^\"]+\"", text):
+            embedded.append(f"{page.relative_to(HTML)}: {tag}")
+        for tag in re.findall(r"<link[^>]*rel=\"(?:stylesheet|preload|icon)\"[^>]*>", text):
+            if re.search(r'href="https?://', tag):
+                embedded.append(f"{page.relative_to(HTML)}: {tag}")
+    listing = ROOT / "_build" / "external-links.txt"
+    listing.write_text("".join(f"{url}\n" for url in sorted(links)), encoding="utf-8")
+    assert embedded == [], "\n".join(embedded)

@@ -1,0 +1,247 @@
+"""Measure how long each chapter takes and how much memory it needs, and hold it to budget.
+
+``python -m helpers.bench`` (``make bench``) executes every notebook once in a fresh kernel,
+records wall time and the kernel's peak resident memory, writes ``book/bench.json``, prints a
+table, and exits non-zero naming any notebook over budget. The appendix page "Run times" and
+each chapter's opening read the same file, so the times the book states are measured, not typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = ROOT / "book" / "bench.json"
+
+NOTEBOOK_BUDGET_S = 5 * 60
+TOTAL_BUDGET_S = 25 * 60
+MEMORY_BUDGET_BYTES = 4 * 1024**3
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One notebook's run: wall time in seconds and the kernel's peak resident memory."""
+
+    notebook: str
+    wall_s: float
+    peak_rss_bytes: int
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        processes = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for each in processes:
+        try:
+            total += each.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+class _PeakMemory:
+    """Samples a process tree's resident memory in a background thread and keeps the maximum."""
+
+    def __init__(self, pid: int, every_s: float = 0.1):
+        self.pid, self.every_s, self.peak = pid, every_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_rss(self.pid))
+
+
+def measure(path: str | os.PathLike, timeout_s: int = 900) -> Measurement:
+    """Execute one notebook in a fresh kernel (from its own folder) without saving it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = Path(path)
+    if notebook.suffix != ".ipynb" or not notebook.is_file():
+        raise ValueError(f"expected the path of an existing .ipynb file, got {str(path)!r}")
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout_s,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(notebook.parent)}},
+    )
+    with client.setup_kernel():
+        pid = client.km.provisioner.process.pid
+        started = time.perf_counter()
+        with _PeakMemory(pid) as memory:
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+        wall = time.perf_counter() - started
+    return Measurement(notebook.stem, round(wall, 1), memory.peak)
+
+
+def over_budget(
+    measurements: Iterable[Measurement],
+    notebook_budget_s: float = NOTEBOOK_BUDGET_S,
+    total_budget_s: float = TOTAL_BUDGET_S,
+    memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
+) -> list[str]:
+    """One message per broken budget, naming the notebook; empty when all are kept."""
+    runs = list(measurements)
+    problems = []
+    for run in runs:
+        if run.wall_s > notebook_budget_s:
+            problems.append(
+                f"{run.notebook}: ran {run.wall_s:.0f} s, budget {notebook_budget_s:.0f} s"
+            )
+        if run.peak_rss_bytes > memory_budget_bytes:
+            problems.append(
+                f"{run.notebook}: peak memory {run.peak_rss_bytes / 2**30:.2f} GiB, "
+                f"budget {memory_budget_bytes / 2**30:.2f} GiB"
+            )
+    total = sum(run.wall_s for run in runs)
+    if total > total_budget_s:
+        problems.append(f"all notebooks: ran {total:.0f} s together, budget {total_budget_s:.0f} s")
+    return problems
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on: cores, CPU model, backend and library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("keras", "tensorflow-cpu", "jax", "torch", "numpy", "jupyter-book"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return {
+        "cpu_cores": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": _memory_gib(),
+        "system": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "versions": versions,
+    }
+
+
+def _memory_gib() -> float:
+    import psutil
+
+    return round(psutil.virtual_memory().total / 2**30, 1)
+
+
+def report(data: Mapping[str, object]) -> str:
+    """The Markdown table ``make bench`` prints (the appendix shows the same numbers)."""
+    rows = [
+        "| notebook | wall time (s) | peak memory (MiB) |",
+        "|---|---:|---:|",
+    ]
+    for run in data["notebooks"]:
+        rows.append(
+            f"| {run['notebook']} | {run['wall_s']:.0f} | {run['peak_rss_bytes'] / 2**20:.0f} |"
+        )
+    rows.append(f"| **all notebooks** | **{data['total_s']:.0f}** | |")
+    if data.get("book_build_s") is not None:
+        rows.append(f"| `make book` (site build) | {data['book_build_s']:.0f} | |")
+    return "\n".join(rows)
+
+
+def load(path: str | os.PathLike = DEFAULT_OUTPUT) -> dict[str, object]:
+    """Read a bench file written by :func:`main`."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no bench results at {file}: run `make bench` first")
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "notebooks" not in data or "machine" not in data:
+        raise ValueError(f"{file} is not a bench file: expected keys 'notebooks' and 'machine'")
+    return data
+
+
+def run_time_sentence(data: Mapping[str, object], notebook: str) -> str:
+    """A sentence for a chapter's opening: its measured run time and the machine (Chapter 1)."""
+    for run in data["notebooks"]:
+        if run["notebook"] == notebook:
+            cores = data["machine"]["cpu_cores"]
+            return (
+                f"Measured run time: {run['wall_s'] / 60:.1f} minutes on a {cores}-core CPU "
+                f"without a GPU (budget {data['budgets']['notebook_s'] / 60:.0f} minutes)."
+            )
+    known = ", ".join(run["notebook"] for run in data["notebooks"])
+    raise ValueError(f"no measurement for {notebook!r}; measured notebooks: {known}")
+
+
+def _time_book_build() -> float:
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    started = time.perf_counter()
+    subprocess.run([str(jupyter_book), "build", str(ROOT), "--quiet"], check=True,
+                   capture_output=True)
+    return round(time.perf_counter() - started, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: book/*.ipynb)")
+    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="where to write the JSON")
+    parser.add_argument("--skip-book", action="store_true", help="do not time the site build")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+    measurements = []
+    for path in paths:
+        run = measure(path)
+        print(f"{run.notebook}: {run.wall_s:.0f} s, {run.peak_rss_bytes / 2**20:.0f} MiB",
+              flush=True)
+        measurements.append(run)
+    data = {
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "budgets": {
+            "notebook_s": NOTEBOOK_BUDGET_S,
+            "total_s": TOTAL_BUDGET_S,
+            "memory_bytes": MEMORY_BUDGET_BYTES,
+        },
+        "notebooks": [asdict(run) for run in measurements],
+        "total_s": round(sum(run.wall_s for run in measurements), 1),
+        "book_build_s": None if args.skip_book else _time_book_build(),
+    }
+    Path(args.output).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(report(data))
+    problems = over_budget(measurements)
+    for problem in problems:
+        print(f"over budget: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""A Sphinx extension that puts the measured run times of ``book/bench.json`` into the pages.
+
+It defines MyST substitutions at build time, so a page writes ``{{ run_time_01_background }}``
+or ``{{ bench_table }}`` and the site shows the latest numbers from ``make bench`` without the
+notebooks being re-run. A missing or unreadable bench file is a build warning (an error under
+``-W``), never a silently empty sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.util import logging
+
+from helpers import bench
+
+logger = logging.getLogger(__name__)
+
+
+def substitutions(data: dict[str, Any]) -> dict[str, str]:
+    """The substitution names and texts made from one bench file."""
+    values: dict[str, str] = {}
+    for run in data["notebooks"]:
+        values[f"run_time_{run['notebook']}"] = bench.run_time_sentence(data, run["notebook"])
+    described = data["machine"]
+    versions = ", ".join(f"{name} {number}" for name, number in described["versions"].items())
+    values["bench_machine"] = (
+        f"Measured {data['measured_at']} on {described['cpu_cores']} cores of "
+        f"{described['cpu_model']} with {described['memory_gib']} GiB of memory "
+        f"({described['system']}, Python {described['python']}, Keras backend "
+        f"{described['keras_backend']}; {versions})."
+    )
+    values["bench_table"] = bench.report(data)
+    values["bench_total_minutes"] = f"{data['total_s'] / 60:.1f}"
+    return values
+
+
+def _add_substitutions(app, config) -> None:
+    try:
+        data = bench.load()
+    except (FileNotFoundError, ValueError) as exc:
+        logger.warning(f"run times unavailable: {exc}")
+        return
+    merged = dict(config.myst_substitutions or {})
+    merged.update(substitutions(data))
+    config.myst_substitutions = merged
+
+
+def setup(app) -> dict[str, Any]:
+    app.connect("config-inited", _add_substitutions)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,112 @@
+"""helpers.bench: budgets, the report, the bench file, and one real (tiny) measurement."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from helpers import bench
+from helpers.bench import Measurement
+
+
+def _data(runs, book_build_s=12.0):
+    return {
+        "machine": {"cpu_cores": 2},
+        "budgets": {"notebook_s": 300, "total_s": 1500, "memory_bytes": 4 * 2**30},
+        "notebooks": [vars(run) for run in runs],
+        "total_s": sum(run.wall_s for run in runs),
+        "book_build_s": book_build_s,
+    }
+
+
+def test_within_budget_reports_nothing():
+    runs = [Measurement("01_background", 150.0, 2**30), Measurement("02_x", 200.0, 2**31)]
+    assert bench.over_budget(runs) == []
+
+
+def test_each_broken_budget_is_named():
+    runs = [
+        Measurement("01_slow", 301.0, 2**30),
+        Measurement("02_hungry", 10.0, 5 * 2**30),
+        *(Measurement(f"0{i}_ok", 290.0, 2**30) for i in range(3, 8)),
+    ]
+    problems = bench.over_budget(runs)
+    assert problems == [
+        "01_slow: ran 301 s, budget 300 s",
+        "02_hungry: peak memory 5.00 GiB, budget 4.00 GiB",
+        "all notebooks: ran 1761 s together, budget 1500 s",
+    ]
+
+
+def test_report_is_a_markdown_table_with_totals():
+    table = bench.report(_data([Measurement("01_background", 151.4, 900 * 2**20)]))
+    lines = table.splitlines()
+    assert lines[0] == "| notebook | wall time (s) | peak memory (MiB) |"
+    assert "| 01_background | 151 | 900 |" in lines
+    assert "| **all notebooks** | **151** | |" in lines
+    assert lines[-1] == "| `make book` (site build) | 12 | |"
+
+
+def test_load_and_run_time(tmp_path):
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(_data([Measurement("01_background", 150.0, 2**30)])))
+    assert bench.load(path)["total_s"] == 150.0
+    sentence = bench.run_time_sentence(bench.load(path), "01_background")
+    assert sentence == (
+        "Measured run time: 2.5 minutes on a 2-core CPU without a GPU (budget 5 minutes)."
+    )
+    with pytest.raises(ValueError, match="no measurement for '09_x'; measured notebooks: 01_"):
+        bench.run_time_sentence(bench.load(path), "09_x")
+
+
+def test_load_rejects_missing_and_foreign_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `make bench` first"):
+        bench.load(tmp_path / "absent.json")
+    (tmp_path / "other.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected keys 'notebooks' and 'machine'"):
+        bench.load(tmp_path / "other.json")
+
+
+def test_measure_runs_a_notebook_in_a_fresh_kernel(tmp_path):
+    source = "import time\nblock = b'x' * (300 * 2**20)  # touched, so resident\ntime.sleep(0.5)"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    run = bench.measure(path)
+    assert run.notebook == "tiny"
+    assert 0.5 <= run.wall_s < 30
+    assert run.peak_rss_bytes > 300 * 2**20
+    assert nbformat.read(path, as_version=4).cells[0].outputs == []  # not saved
+
+
+def test_measure_rejects_a_non_notebook(tmp_path):
+    with pytest.raises(ValueError, match="expected the path of an existing .ipynb file"):
+        bench.measure(tmp_path / "missing.ipynb")
+
+
+def test_machine_names_cores_and_versions():
+    described = bench.machine()
+    assert described["cpu_cores"] >= 1
+    assert "keras" in described["versions"]
+    assert described["cpu_model"]
+
+
+def test_sphinx_substitutions_come_from_the_bench_file():
+    from helpers.sphinx_bench import substitutions
+
+    data = _data([Measurement("01_background", 150.0, 2**30)])
+    data["measured_at"] = "2026-11-26 09:00 UTC"
+    data["machine"].update(
+        cpu_model="Test CPU", memory_gib=24.0, system="Linux x86_64", python="3.11.7",
+        keras_backend="tensorflow", versions={"keras": "3.15.1"},
+    )
+    values = substitutions(data)
+    assert values["run_time_01_background"].startswith("Measured run time: 2.5 minutes")
+    assert values["bench_table"] == bench.report(data)
+    assert values["bench_total_minutes"] == "2.5"
+    assert values["bench_machine"] == (
+        "Measured 2026-11-26 09:00 UTC on 2 cores of Test CPU with 24.0 GiB of memory "
+        "(Linux x86_64, Python 3.11.7, Keras backend tensorflow; keras 3.15.1)."
+    )
