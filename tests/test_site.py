@@ -119,6 +119,15 @@ def test_page_loads_offline_with_images_and_no_errors(browser, site_url, path):
             ".map(img => img.currentSrc || img.src)"
         )
         assert broken == [], f"images that did not load: {broken}"
+        # myst-nb falls back to the file name as alt text; a reader needs a description
+        # (set per cell with the metadata {"mystnb": {"image": {"alt": ...}}}).
+        undescribed = page.evaluate(
+            "Array.from(document.querySelectorAll('article img'))"
+            ".filter(img => !img.closest('figure'))"
+            ".filter(img => !img.alt || /\\.(png|svg|jpg)$/.test(img.alt))"
+            ".map(img => img.getAttribute('src'))"
+        )
+        assert undescribed == [], f"images without alt text or caption: {undescribed}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         name = Path(path).stem
         page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=False)
