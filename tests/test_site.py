@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,25 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["book/intro.html", "book/01_background.html", "book/references.html"]
+
+
+def _toc_pages() -> list[str]:
+    """Every page in _toc.yml, as the path of its HTML file."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return [f"{name}.html" for name in files]
+
+
+PAGES = _toc_pages()
 # Harmless messages that Jupyter Book 1's own scripts log on every page, known upstream:
 # sphinx-thebe declares THEBE_JS_URL in two scripts, and pydata-sphinx-theme reports an empty
 # colour mode on a first visit (nothing in localStorage yet) before falling back to "auto".
@@ -187,7 +206,7 @@ def test_reader_path_navigation_download_and_dark_mode(browser, site_url):
 
 @pytest.mark.parametrize(
     ("term", "expected_page"),
-    [("learning curve", "01_background.html")],
+    [("learning curve", "01_background.html"), ("cross-correlation", "03_algorithms.html")],
 )
 def test_search_finds_terms(browser, site_url, term, expected_page):
     context, page, errors, outside = _open(browser, f"{site_url}/search.html?q={term}")
@@ -239,3 +258,28 @@ def test_external_links_are_listed_and_no_resource_is_external():
     listing = ROOT / "_build" / "external-links.txt"
     listing.write_text("".join(f"{url}\n" for url in sorted(links)), encoding="utf-8")
     assert embedded == [], "\n".join(embedded)
+
+
+def test_every_chapter_uses_the_glossary_and_cites_a_source():
+    """Chapters link a glossary term and cite at least one reference (issue: FAQ/glossary)."""
+    chapters = [p for p in PAGES if re.match(r"book/\d\d_", p) and "glossary" not in p]
+    assert chapters, PAGES
+    lacking = []
+    for path in chapters:
+        text = (HTML / path).read_text(encoding="utf-8")
+        if not re.search(r'href="[^"]*glossary\.html#term-', text):
+            lacking.append(f"{path}: no glossary term")
+        if not re.search(r'href="[^"]*references\.html#', text):
+            lacking.append(f"{path}: no citation")
+    assert lacking == [], lacking
+
+
+def test_glossary_terms_are_all_used():
+    """A glossary entry nobody links to is either missing from a chapter or not needed."""
+    glossary = (HTML / "book" / "06_2_glossary.html").read_text(encoding="utf-8")
+    terms = set(re.findall(r'<dt id="(term-[^"]+)"', glossary))
+    assert len(terms) >= 20, terms
+    used = set()
+    for page in (HTML / path for path in PAGES if "glossary" not in path):
+        used.update(re.findall(r'glossary\.html#(term-[^"]+)"', page.read_text(encoding="utf-8")))
+    assert sorted(terms - used) == []
