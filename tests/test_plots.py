@@ -114,3 +114,132 @@ def test_filter_grid_rejects_bad_input():
         plots.filter_grid(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="ncols must be a positive int"):
         plots.filter_grid(np.zeros((3, 3, 1, 2)), ncols=-1)
+
+
+def _bar_heights(ax):
+    return np.array([patch.get_height() for patch in ax.patches])
+
+
+def test_image_with_histogram_counts_every_pixel_in_its_bin():
+    image = np.array([[0, 0, 0, 255], [128, 128, 64, 255]], dtype=np.uint8)
+    fig = plots.image_with_histogram(image, title="tiny", bins=4, thresholds=[100])
+
+    image_ax, histogram_ax = fig.axes
+    np.testing.assert_array_equal(image_ax.get_images()[0].get_array(), image)
+    assert image_ax.get_images()[0].get_clim() == (0.0, 255.0)  # uint8 drawn on its full scale
+    assert image_ax.get_title() == "tiny"
+    # four bins of width 63.75: 0 0 0 | 64 | 128 128 | 255 255
+    np.testing.assert_array_equal(_bar_heights(histogram_ax), [3, 1, 2, 2])
+    assert histogram_ax.get_xlabel() == "pixel value"
+    assert histogram_ax.get_ylabel() == "number of pixels"
+    assert histogram_ax.get_title() == "histogram: tiny"
+    np.testing.assert_array_equal(histogram_ax.lines[0].get_xdata(), [100, 100])
+
+
+def test_image_with_histogram_float_range_and_cumulative_curve():
+    image = np.linspace(0.0, 1.0, 100).reshape(10, 10)
+    fig = plots.image_with_histogram(image, bins=10, cumulative=True)
+
+    assert len(fig.axes) == 3  # image, histogram and the cumulative fraction's twin axis
+    image_ax, histogram_ax, fraction_ax = fig.axes
+    assert image_ax.get_images()[0].get_clim() == (0.0, 1.0)
+    np.testing.assert_array_equal(_bar_heights(histogram_ax), [10] * 10)
+    np.testing.assert_allclose(fraction_ax.lines[0].get_ydata(), np.arange(1, 11) / 10)
+    assert fraction_ax.get_ylabel() == "cumulative fraction"
+
+
+def test_image_with_histogram_draws_one_line_per_colour_channel():
+    image = np.zeros((4, 5, 3), dtype=np.uint8)
+    image[..., 0] = 255  # pure red
+    fig = plots.image_with_histogram(image, bins=2)
+
+    histogram_ax = fig.axes[1]
+    assert [line.get_label() for line in histogram_ax.lines] == ["red", "green", "blue"]
+    red, green, _ = (line.get_ydata() for line in histogram_ax.lines)
+    np.testing.assert_array_equal(red, [0, 20])
+    np.testing.assert_array_equal(green, [20, 0])
+    assert fig.axes[0].get_images()[0].get_array().shape == (4, 5, 3)
+
+
+def test_images_with_histograms_puts_each_image_on_its_own_row():
+    before = np.full((6, 6), 100, dtype=np.uint8)
+    after = np.arange(36, dtype=np.uint8).reshape(6, 6) * 7
+    fig = plots.images_with_histograms(
+        {"before": before, "after": after}, bins=8, suptitle="Equalised"
+    )
+
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes[::2]] == ["before", "after"]
+    assert _bar_heights(fig.axes[1]).sum() == 36
+    assert _bar_heights(fig.axes[1]).max() == 36  # all 36 pixels of "before" share one bin
+    assert fig._suptitle.get_text() == "Equalised"
+
+
+@pytest.mark.parametrize(
+    ("image", "kwargs", "error", "message"),
+    [
+        (np.zeros(5), {}, ValueError, r"\(height, width\) or \(height, width, 3\), got \(5,\)"),
+        (np.zeros((4, 4, 2)), {}, ValueError, r"got \(4, 4, 2\)"),
+        (np.zeros((0, 4)), {}, ValueError, "image '' is empty"),
+        (np.zeros((3, 3), dtype=bool), {}, TypeError, "must be numeric .* got dtype bool"),
+        (np.zeros((3, 3)), {"bins": 0}, ValueError, "bins must be a positive int, got 0"),
+        (np.zeros((3, 3)), {"value_range": (1, 0)}, ValueError, "low < high"),
+        (np.zeros((3, 3)), {"value_range": 5}, ValueError, r"pair \(low, high\), got 5"),
+        (np.zeros((3, 3)), {"thresholds": 0.5}, TypeError, "thresholds must be a sequence"),
+    ],
+)
+def test_image_with_histogram_rejects_bad_input(image, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plots.image_with_histogram(image, **kwargs)
+
+
+def test_images_with_histograms_rejects_bad_input():
+    with pytest.raises(TypeError, match="mapping of title to image, got list"):
+        plots.images_with_histograms([np.zeros((3, 3))])
+    with pytest.raises(ValueError, match="images is empty"):
+        plots.images_with_histograms({})
+
+
+def test_confusion_matrix_plot_shows_sklearn_counts_with_labelled_axes():
+    y_true = [0, 0, 1, 1, 1, 2]
+    y_pred = [0, 1, 1, 1, 2, 2]
+    fig = plots.confusion_matrix_plot(y_true, y_pred, title="Three classes")
+
+    assert len(fig.axes) == 1  # no colour bar: the numbers are written in the cells
+    ax = fig.axes[0]
+    expected = [[1, 1, 0], [0, 2, 1], [0, 0, 1]]
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), expected)
+    assert [text.get_text() for text in ax.texts] == ["1", "1", "0", "0", "2", "1", "0", "0", "1"]
+    assert ax.get_xlabel() == "predicted label"
+    assert ax.get_ylabel() == "true label"
+    assert ax.get_title() == "Three classes"
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["0", "1", "2"]
+
+
+def test_confusion_matrix_plot_normalises_rows_and_keeps_the_order_of_labels():
+    y_true = ["cat", "cat", "dog", "dog"]
+    y_pred = ["cat", "dog", "dog", "dog"]
+    fig = plots.confusion_matrix_plot(y_true, y_pred, labels=["dog", "cat"], normalize="true")
+
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), [[1.0, 0.0], [0.5, 0.5]])
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == ["dog", "cat"]
+    assert ax.texts[2].get_text() == "0.50"
+    assert ax.get_title() == "Confusion matrix (normalised over true)"
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "kwargs", "message"),
+    [
+        ([[0, 1]], [[0, 1]], {}, r"1-D arrays of class labels, got shapes \(1, 2\)"),
+        ([0, 1, 1], [0, 1], {}, "same length, got 3 and 2"),
+        ([], [], {}, "y_true is empty"),
+        ([0, 1], [0, 1], {"normalize": "rows"}, r"normalize must be one of .* got 'rows'"),
+        ([0, 1], [0, 1], {"labels": []}, "labels must be a non-empty sequence"),
+        ([0, 1, 2], [0, 1, 1], {"labels": [0, 1]}, r"y_true has classes \[2\] that are not"),
+        ([0, 1], [0, 3], {"labels": [0, 1]}, r"y_pred has classes \[3\] that are not"),
+    ],
+)
+def test_confusion_matrix_plot_rejects_bad_input(y_true, y_pred, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots.confusion_matrix_plot(y_true, y_pred, **kwargs)
