@@ -121,6 +121,17 @@ def _open(browser, url: str, width: int = 1280, height: int = 900):
     return context, page, errors, outside
 
 
+def _raw_tex_in_prose(page) -> list[str]:
+    """TeX commands still visible in the text (not code) once MathJax has run."""
+    prose = page.evaluate(
+        "Array.from(document.querySelectorAll('article p, article li, article dd'))"
+        ".filter(e => !e.closest('.cell_output, .cell_input, pre, code'))"
+        ".map(e => e.innerText).join(' ')"
+    )
+    return [raw for raw in (r"\frac", r"\sum", r"\log", r"\lVert", r"\mathrm", "$$")
+            if raw in prose]
+
+
 def _unexpected(errors: list[str]) -> list[str]:
     return [e for e in errors if not any(known.search(e) for known in KNOWN_CONSOLE_ERRORS)]
 
@@ -147,6 +158,8 @@ def test_page_loads_offline_with_images_and_no_errors(browser, site_url, path):
             ".map(img => img.getAttribute('src'))"
         )
         assert undescribed == [], f"images without alt text or caption: {undescribed}"
+        page.wait_for_load_state("networkidle")
+        assert _raw_tex_in_prose(page) == [], "raw TeX left in the prose"
         SHOTS.mkdir(parents=True, exist_ok=True)
         name = Path(path).stem
         page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=False)
@@ -171,12 +184,7 @@ def test_chapter_typesets_its_maths_and_shows_its_figures(
         page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
         typeset = page.locator("mjx-container").count()
         assert typeset >= min_formulas, f"only {typeset} typeset formulas"
-        prose = page.evaluate(
-            "Array.from(document.querySelectorAll('article p, article li'))"
-            ".filter(e => !e.closest('.cell_output, .cell_input')).map(e => e.innerText).join(' ')"
-        )
-        for raw in (r"\frac", r"\sum", r"\lVert", r"\mathrm", "$$"):
-            assert raw not in prose, f"raw TeX {raw!r} left on the page"
+        assert _raw_tex_in_prose(page) == [], "raw TeX left in the prose"
         figures = page.evaluate(
             "Array.from(document.querySelectorAll('article img'))"
             ".filter(img => img.naturalWidth > 300).length"
