@@ -41,7 +41,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)
-	$(PY) -m helpers.data mnist
+	$(PY) -m helpers.data mnist sunspots
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --quiet

@@ -47,6 +47,7 @@ __all__ = [
     "fetch",
     "load",
     "load_mnist",
+    "load_sunspots",
     "mnist_from_pickle",
     "restricted_loads",
 ]
@@ -331,7 +332,44 @@ MNIST = Dataset(
     ),
 )
 
-DATASETS: dict[str, Dataset] = {MNIST.name: MNIST}
+
+
+def _sunspots_from_statsmodels(scratch: Path) -> Arrays:
+    """statsmodels' bundled copy of the yearly sunspot numbers: no network needed."""
+    from statsmodels.datasets import sunspots  # imported here: only this source needs it
+
+    frame = sunspots.load_pandas().data
+    years = frame["YEAR"].to_numpy()
+    if not np.array_equal(years, np.round(years)):
+        raise IntegrityError(f"sunspots: expected whole years, got {years[:5]!r}...")
+    return {
+        "year": years.astype(np.int16),
+        "activity": frame["SUNACTIVITY"].to_numpy(dtype=np.float64),
+    }
+
+
+SUNSPOTS = Dataset(
+    name="sunspots",
+    description="Yearly mean sunspot numbers, 1700 to 2008 (309 values), as bundled by statsmodels",
+    arrays={
+        "year": (
+            (309,), "int16",
+            "f446789f6dd4f9564d2867b20c555197dbd26fd1d50d3bdbe28d296a01450812",
+        ),
+        "activity": (
+            (309,), "float64",
+            "66c86ecdcd5950f61f6243f924fdfa10a44596e94816291062fdda266a31c86d",
+        ),
+    },
+    sources=(Source("statsmodels.datasets.sunspots (bundled with statsmodels)",
+                    _sunspots_from_statsmodels),),
+    how_to_fix=(
+        "install the pinned statsmodels from requirements.txt (it ships the series), "
+        "or copy a verified sunspots.npz to {cache}"
+    ),
+)
+
+DATASETS: dict[str, Dataset] = {MNIST.name: MNIST, SUNSPOTS.name: SUNSPOTS}
 
 
 # --------------------------------------------------------------------------- caching and loading
@@ -441,6 +479,14 @@ def load_mnist(
     """MNIST as ``(x_train, y_train), (x_test, y_test)``, the same layout as Keras' loader."""
     arrays = load("mnist", data_dir)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def load_sunspots(
+    data_dir: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The yearly sunspot series as ``(years, activity)``: int16 years and float64 numbers."""
+    arrays = load("sunspots", data_dir)
+    return arrays["year"], arrays["activity"]
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -186,7 +186,8 @@ def test_data_directory_precedence(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset_name_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown data set 'mnsit'; expected one of: mnist"):
+    expected = r"unknown data set 'mnsit'; expected one of: mnist, sunspots"
+    with pytest.raises(ValueError, match=expected):
         data.load("mnsit", tmp_path)
     with pytest.raises(TypeError, match="expected a data set name"):
         data.load(7, tmp_path)
@@ -370,3 +371,23 @@ def test_command_line_caches_and_reports(tmp_path, monkeypatch, capsys):
     assert f"toy: verified, cached in {tmp_path / 'toy.npz'}" in capsys.readouterr().out
     assert data._main(["nope"]) == 1
     assert "error: unknown data set 'nope'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- sunspots
+
+
+def test_sunspots_come_verified_from_statsmodels_and_are_cached(tmp_path):
+    years, activity = data.load_sunspots(tmp_path)
+    assert (years[0], years[-1]) == (1700, 2008)
+    assert np.all(np.diff(years) == 1), "one value per year, none missing"
+    assert activity.min() >= 0 and 150 < activity.max() < 200
+    assert (tmp_path / "sunspots.npz").exists()
+    again_years, again_activity = data.load_sunspots(tmp_path)  # now from the cache
+    np.testing.assert_array_equal(again_activity, activity)
+
+
+def test_a_corrupt_sunspot_cache_is_replaced(tmp_path):
+    (tmp_path / "sunspots.npz").write_bytes(b"not an npz file")
+    years, _ = data.load_sunspots(tmp_path)
+    assert years.shape == (309,)
+    data.SUNSPOTS.verify(data._read_cache(tmp_path / "sunspots.npz"))
