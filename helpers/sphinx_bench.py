@@ -31,6 +31,7 @@ def substitutions(data: dict[str, Any]) -> dict[str, str]:
         f"{described['keras_backend']}; {versions})."
     )
     values["bench_table"] = bench.report(data)
+    values["bench_results_table"] = bench.results_report(data)
     values["bench_total_minutes"] = f"{data['total_s'] / 60:.1f}"
     return values
 

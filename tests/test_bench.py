@@ -81,6 +81,39 @@ def test_measure_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # not saved
 
 
+def test_measure_collects_the_numbers_a_notebook_records(tmp_path):
+    cells = [
+        nbformat.v4.new_code_cell("seconds = 2.5"),
+        nbformat.v4.new_code_cell("bench_results = {'time to 99 %': seconds, 'ratio': 2}"),
+    ]
+    path = tmp_path / "race.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    run = bench.measure(path)
+    assert run.results == {"time to 99 %": 2.5, "ratio": 2.0}
+    table = bench.results_report(_data([run]))
+    assert "| race | time to 99 % | 2.5 |" in table.splitlines()
+    assert bench.results_report(_data([Measurement("x", 1.0, 1)])).startswith("No notebook")
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        ([1, 2], "must be a non-empty dict"),
+        ({}, "must be a non-empty dict"),
+        ({"": 1.0}, "keys must be descriptions"),
+        ({"ratio": "fast"}, r"\['ratio'\] must be a finite number, got 'fast'"),
+        ({"ratio": float("nan")}, "must be a finite number"),
+        ({"ratio": float("inf")}, "must be a finite number"),
+        ({"ratio": True}, "must be a finite number"),
+    ],
+)
+def test_recorded_results_must_be_numbers_with_descriptions(results, message):
+    with pytest.raises(ValueError, match="04_1_cnn: bench_results"):
+        bench.check_results("04_1_cnn", results)
+    with pytest.raises(ValueError, match=message):
+        bench.check_results("04_1_cnn", results)
+
+
 def test_measure_rejects_a_non_notebook(tmp_path):
     with pytest.raises(ValueError, match="expected the path of an existing .ipynb file"):
         bench.measure(tmp_path / "missing.ipynb")
@@ -105,6 +138,7 @@ def test_sphinx_substitutions_come_from_the_bench_file():
     values = substitutions(data)
     assert values["run_time_01_background"].startswith("Measured run time: 2.5 minutes")
     assert values["bench_table"] == bench.report(data)
+    assert values["bench_results_table"].startswith("No notebook recorded")
     assert values["bench_total_minutes"] == "2.5"
     assert values["bench_machine"] == (
         "Measured 2026-11-26 09:00 UTC on 2 cores of Test CPU with 24.0 GiB of memory "
