@@ -72,7 +72,7 @@ execute: $(STAMP) data
 	    --ExecutePreprocessor.timeout=900 $(or $(NB),$(NOTEBOOKS))
 
 bench: $(STAMP) data
-	$(PY) -m helpers.bench
+	$(PY) -m helpers.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests

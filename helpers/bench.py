@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: book/*.ipynb)")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="where to write the JSON")
     parser.add_argument("--skip-book", action="store_true", help="do not time the site build")
+    parser.add_argument(
+        "--update", action="store_true",
+        help="keep the other notebooks' entries of the existing file; replace only those run now",
+    )
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     measurements = []
@@ -286,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in (run.results or {}).items():
             print(f"  {key}: {value:g}", flush=True)
         measurements.append(run)
+    if args.update and Path(args.output).is_file():
+        fresh = {run.notebook for run in measurements}
+        kept = [Measurement(**run) for run in load(args.output)["notebooks"]
+                if run["notebook"] not in fresh]
+        measurements = sorted(kept + measurements, key=lambda run: run.notebook)
     data = {
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),

@@ -144,3 +144,14 @@ def test_sphinx_substitutions_come_from_the_bench_file():
         "Measured 2026-11-26 09:00 UTC on 2 cores of Test CPU with 24.0 GiB of memory "
         "(Linux x86_64, Python 3.11.7, Keras backend tensorflow; keras 3.15.1)."
     )
+
+
+def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
+    output = tmp_path / "bench.json"
+    old = [Measurement("01_a", 10.0, 2**20), Measurement("02_b", 20.0, 2**20)]
+    output.write_text(json.dumps({**_data(old), "measured_at": "earlier"}))
+    monkeypatch.setattr(bench, "measure", lambda path: Measurement("02_b", 5.0, 2**21))
+    assert bench.main(["book/02_b.ipynb", "--output", str(output), "--skip-book", "--update"]) == 0
+    runs = {run["notebook"]: run["wall_s"] for run in bench.load(output)["notebooks"]}
+    assert runs == {"01_a": 10.0, "02_b": 5.0}
+    assert bench.load(output)["total_s"] == 15.0
