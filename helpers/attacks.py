@@ -2,8 +2,8 @@
 
 * :func:`fgsm` (Goodfellow et al., 2015) and :func:`pgd` (Madry et al., 2018) move each pixel
   by at most ``epsilon`` in the direction that raises the cross-entropy loss, using the input
-  gradient of :func:`helpers.gradients.input_gradient` (TensorFlow tested; the JAX and
-  PyTorch branches are not exercised on the book's machine).
+  gradient of :func:`helpers.gradients.input_gradient` (TensorFlow in the test suite; JAX and
+  PyTorch checked by hand, see :mod:`helpers.gradients`).
 * :func:`per_example_loss` and :func:`loss_threshold_attack` measure how much a model leaks
   about its training set: an attacker who guesses "member" when the loss is low (Yeom et al.,
   2018) does better than a coin flip exactly when the model fits its training images better

@@ -6,11 +6,12 @@ PyTorch runs ``torch.autograd``). So the book's notebooks never differentiate th
 call :func:`input_gradient` or :func:`grad_cam`, which reach one private function,
 :func:`_gradient_of_score`, that dispatches on ``keras.backend.backend()``.
 
-Only the TensorFlow branch is exercised by the test suite on the book's CPU machine (the
-other backends are not installed there). The JAX and PyTorch branches follow the Keras 3
-documentation (``Layer.stateless_call`` with ``jax.grad``; ``torch.autograd.grad`` on a leaf
-tensor), but they are unverified until someone runs ``tests/test_gradients.py`` with
-``KERAS_BACKEND=jax`` or ``torch``.
+Only the TensorFlow branch is exercised by ``make test`` (the pinned environment installs no
+other backend). The JAX and PyTorch branches follow the Keras 3 documentation
+(``Layer.stateless_call`` with ``jax.grad``; ``torch.autograd.grad`` on a leaf tensor). They
+were checked once, by hand, in a separate environment with JAX 0.10.2 and PyTorch 2.13: the
+tests of ``gradients``, ``interpret`` and ``attacks`` all passed with ``KERAS_BACKEND=jax`` and
+with ``KERAS_BACKEND=torch``. Run those test files the same way after changing this module.
 
 Import this module after :func:`helpers.environment.prepare` has chosen the backend. Images
 are channels-last, ``(batch, height, width, channels)``, in the model's own input units (the
@@ -46,7 +47,7 @@ def _tensorflow_gradient(
     return gradient.numpy(), keras.ops.convert_to_numpy(outputs)
 
 
-def _jax_gradient(  # pragma: no cover - JAX is not installed on the test machine
+def _jax_gradient(  # pragma: no cover - JAX is not in the pinned environment
     model: keras.Model, inputs: np.ndarray, score_fn: ScoreFn
 ) -> tuple[np.ndarray, np.ndarray]:
     import jax
@@ -65,7 +66,7 @@ def _jax_gradient(  # pragma: no cover - JAX is not installed on the test machin
     return np.asarray(gradient), np.asarray(outputs)
 
 
-def _torch_gradient(  # pragma: no cover - PyTorch is not installed on the test machine
+def _torch_gradient(  # pragma: no cover - PyTorch is not in the pinned environment
     model: keras.Model, inputs: np.ndarray, score_fn: ScoreFn
 ) -> tuple[np.ndarray, np.ndarray]:
     import torch
@@ -310,7 +311,7 @@ def grad_cam(
 
     The layer must be a direct layer of ``model`` (not inside a nested model), and every path
     from the input to the output must go through it. Gradients use the same backend dispatch
-    as :func:`input_gradient` (TensorFlow tested; JAX and PyTorch not exercised here).
+    as :func:`input_gradient`.
     """
     expected, num_classes = _single_input_and_output(model)
     array = _as_images(model, images, expected)
