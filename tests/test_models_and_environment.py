@@ -11,7 +11,12 @@ ENV = prepare(seed=0)
 
 import keras  # noqa: E402 - after prepare() chose the backend
 
-from helpers.models import small_cnn  # noqa: E402
+from helpers.models import (  # noqa: E402
+    fast_cnn,
+    feature_extractor,
+    one_cycle_schedule,
+    small_cnn,
+)
 
 
 def test_prepare_reports_the_backend_and_seeds_everything():
@@ -85,3 +90,68 @@ def test_small_cnn_learns_a_toy_task():
 def test_small_cnn_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         small_cnn(**kwargs)
+
+
+def test_fast_cnn_shapes_parameter_count_and_features():
+    model = fast_cnn()
+    assert model.name == "fast_cnn"
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.output_shape == (None, 10)
+    conv1, conv2 = 3 * 3 * 1 * 32, 3 * 3 * 32 * 64  # no biases
+    batch_norms = 4 * 32 + 4 * 64  # gamma, beta, moving mean, moving variance
+    dense = 5 * 5 * 64 * 10 + 10
+    assert model.count_params() == conv1 + conv2 + batch_norms + dense
+    images = np.zeros((2, 28, 28, 1), "uint8")
+    probabilities = keras.ops.convert_to_numpy(model(images))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    features = feature_extractor(model)
+    assert features.output_shape == (None, 5 * 5 * 64)
+    # the extractor shares the classifier's weights: the dense layer on its output gives
+    # the classifier's probabilities (dropout is off at inference)
+    dense_layer = model.layers[-1]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(dense_layer(features(images))), probabilities, rtol=1e-5
+    )
+
+
+def test_feature_extractor_rejects_unknown_layers():
+    with pytest.raises(ValueError, match="has no layer named 'penultimate'; it has"):
+        feature_extractor(fast_cnn(), layer="penultimate")
+    with pytest.raises(ValueError, match="model must be a keras.Model, got str"):
+        feature_extractor("fast_cnn")
+
+
+def test_one_cycle_schedule_warms_up_then_decays():
+    schedule = one_cycle_schedule(100)  # 25 warm-up steps, 75 decay steps
+
+    def rate(step):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
+    assert rate(0) == pytest.approx(0.001)
+    assert rate(10) == pytest.approx(0.001 + (0.01 - 0.001) * 10 / 25)
+    assert rate(25) == pytest.approx(0.01)
+    # a third of the way through the decay the cosine factor is (1 + cos(pi / 3)) / 2 = 0.75
+    assert rate(50) == pytest.approx(0.01 * (0.99 * 0.75 + 0.01), rel=1e-5)
+    assert rate(100) == pytest.approx(0.01 * 0.01)
+    # Section 4.1's recipe: 3 epochs of 469 steps, a quarter of them warm-up
+    steps = 3 * 469
+    notebook = keras.optimizers.schedules.CosineDecay(
+        0.001, steps - steps // 4, alpha=0.01, warmup_target=0.01, warmup_steps=steps // 4
+    )
+    assert one_cycle_schedule(steps).get_config() == notebook.get_config()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be a positive int, got 0"),
+        ({"steps": 1}, "steps must be at least 2"),
+        ({"steps": 10, "peak": 0}, "peak must be a positive number, got 0"),
+        ({"steps": 10, "start": "fast"}, "start must be a positive number, got 'fast'"),
+        ({"steps": 10, "warmup_fraction": 1.0}, r"warmup_fraction must be in \[0, 1\), got 1.0"),
+        ({"steps": 10, "alpha": -0.1}, r"alpha must be in \[0, 1\], got -0.1"),
+    ],
+)
+def test_one_cycle_schedule_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        one_cycle_schedule(**kwargs)
