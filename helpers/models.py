@@ -5,8 +5,6 @@ Import this module after :func:`helpers.environment.prepare` has chosen the back
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 from keras import layers
@@ -528,11 +526,10 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b))`` with the sample means ``mu`` and
     covariances ``S`` (the FID of Heusel et al., 2017, when the features come from an
-    Inception network; Section 4.3 uses a small MNIST classifier's features instead). The
-    matrix square root may come back with tiny imaginary parts from rounding; only its real
-    part is used. 0 for identical sets; it grows with the difference of means and spreads.
+    Inception network; Section 4.3 uses a small MNIST classifier's features instead). 0 for
+    identical sets; it grows with the difference of means and spreads. The tests check it
+    against ``scipy.linalg.sqrtm`` applied to the formula as written.
     """
-    from scipy import linalg
 
     arrays = []
     for label, features in (("features_a", features_a), ("features_b", features_b)):
@@ -558,13 +555,13 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    with warnings.catch_warnings():
-        # With fewer rows than columns the covariances are singular; sqrtm warns, yet the
-        # trace it gives is still usable (and checked for finiteness below).
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        root = linalg.sqrtm(cov_a @ cov_b)
-        if not np.all(np.isfinite(root)):  # nudge both, as pytorch-fid does
-            offset = np.eye(len(cov_a)) * 1e-6
-            root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root))
+    # Tr sqrtm(S_a S_b) = Tr sqrtm(R S_a R) with R = sqrtm(S_b): the second matrix is
+    # symmetric, so two symmetric eigendecompositions give the trace about four times faster
+    # than scipy.linalg.sqrtm on the product, and without its complex rounding. Clipping at 0
+    # removes the tiny negative eigenvalues of singular covariances (fewer rows than columns).
+    values, vectors = np.linalg.eigh(cov_b)
+    root_b = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    middle = root_b @ cov_a @ root_b
+    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
     return float(max(distance, 0.0))

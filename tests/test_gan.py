@@ -289,6 +289,17 @@ def test_frechet_distance_matches_an_independent_computation():
     np.testing.assert_allclose(linalg.sqrtm(np.diag([4.0, 9.0])), np.diag([2.0, 3.0]))
 
 
+def test_frechet_distance_matches_scipy_sqrtm_when_covariances_are_singular():
+    # As in Section 4.3: fewer samples than features, so the covariances are singular.
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(20, 30)), rng.normal(size=(50, 30)) * 1.5 + 0.2
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.real(linalg.sqrtm(cov_a @ cov_b))
+    mean_term = np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)
+    expected = mean_term + np.trace(cov_a + cov_b - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
 def test_frechet_distance_between_known_gaussians():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(40_000, 2)) * [1.0, 2.0]  # N(0, diag(1, 4))
