@@ -565,3 +565,64 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
     distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
     return float(max(distance, 0.0))
+
+
+class DigitJudge:
+    """Scores generated digits with a trained MNIST classifier (Sections 4.3 and 4.4).
+
+    ``classifier`` is a softmax classifier of uint8 28x28 digits with a layer named
+    ``feature_layer`` (a :func:`fast_cnn`); ``real_images`` are the real digits the Fréchet
+    distance compares with (the MNIST test set). Their features are computed once, here.
+    """
+
+    def __init__(
+        self, classifier: keras.Model, real_images: np.ndarray, feature_layer: str = "features"
+    ) -> None:
+        self.classifier = classifier
+        self.features = feature_extractor(classifier, feature_layer)
+        self.real_features = self.features.predict(
+            self._uint8(real_images, "real_images"), batch_size=1000, verbose=0
+        )
+
+    @staticmethod
+    def _uint8(images: object, name: str) -> np.ndarray:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
+            raise ValueError(
+                f"{name} must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
+                f"dtype {images.dtype} and shape {images.shape}"
+            )
+        return images if images.ndim == 4 else images[..., None]
+
+    def __call__(self, images: object, wanted: object = None) -> dict[str, object]:
+        """A report on ``images`` (uint8 digits; see :func:`from_gan_range`).
+
+        Keys: ``histogram`` (how many were classified as each digit), ``confident`` (the
+        share classified with probability at least 0.9), ``frechet`` (the Fréchet distance
+        of their features to the real images'), and, when ``wanted`` gives the digit each
+        image was asked to be, ``per_digit`` (for each digit, the share of the images asked
+        for it that were classified as it).
+        """
+        images = self._uint8(images, "images")
+        probabilities = self.classifier.predict(images, batch_size=1000, verbose=0)
+        predicted = probabilities.argmax(axis=1)
+        classes = probabilities.shape[1]
+        report: dict[str, object] = {
+            "histogram": np.bincount(predicted, minlength=classes),
+            "confident": float(np.mean(probabilities.max(axis=1) >= 0.9)),
+            "frechet": frechet_distance(
+                self.features.predict(images, batch_size=1000, verbose=0), self.real_features
+            ),
+        }
+        if wanted is not None:
+            wanted = np.asarray(wanted)
+            if wanted.shape != (len(images),):
+                raise ValueError(
+                    f"wanted must give one digit per image, shape ({len(images)},), got "
+                    f"shape {wanted.shape}"
+                )
+            report["per_digit"] = np.array(
+                [np.mean(predicted[wanted == digit] == digit) if np.any(wanted == digit)
+                 else np.nan for digit in range(classes)]
+            )
+        return report

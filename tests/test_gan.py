@@ -321,3 +321,34 @@ def test_frechet_distance_between_known_gaussians():
 def test_frechet_distance_rejects_bad_features(a, b, message):
     with pytest.raises(ValueError, match=message):
         frechet_distance(a, b)
+
+
+def _tiny_classifier():
+    # Classifies by mean brightness: dark images are 0, bright ones 1 (and never 2).
+    inputs = keras.Input((28, 28, 1))
+    features = keras.layers.Flatten(name="features")(keras.layers.Rescaling(1 / 255)(inputs))
+    mean = keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(features)
+    logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(
+        [[-1.0, 1.0, -50.0]]), bias_initializer=keras.initializers.Constant([392, -392, 0]))(mean)
+    return keras.Model(inputs, keras.layers.Softmax()(logits))
+
+
+def test_digit_judge_reports_histogram_confidence_distance_and_per_digit():
+    from helpers.models import DigitJudge
+
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 40, (10, 28, 28), dtype=np.uint8)
+    bright = rng.integers(215, 256, (10, 28, 28), dtype=np.uint8)
+    judge = DigitJudge(_tiny_classifier(), np.concatenate([dark, bright]))
+    # Ask for 0 from the dark images (right) and 2 from the bright ones (all read as 1).
+    report = judge(np.concatenate([dark, bright]), wanted=np.array([0] * 10 + [2] * 10))
+    assert report["histogram"].tolist() == [10, 10, 0]
+    assert report["confident"] == 1.0
+    assert report["frechet"] == pytest.approx(0.0, abs=1e-6)
+    assert report["per_digit"][0] == 1.0 and report["per_digit"][2] == 0.0
+    assert np.isnan(report["per_digit"][1])  # nothing was asked for the digit 1
+    assert judge(dark)["frechet"] > 1.0
+    with pytest.raises(ValueError, match="images must be uint8 digits"):
+        judge(dark.astype("float32"))
+    with pytest.raises(ValueError, match=r"wanted must give one digit per image, shape \(10,\)"):
+        judge(dark, wanted=[0, 1])
