@@ -5,9 +5,13 @@ Import this module after :func:`helpers.environment.prepare` has chosen the back
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import layers
+
+from helpers.environment import _native_stderr_silenced
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -360,6 +364,7 @@ class GANTrainer:
                 )
             self.num_classes = int(generator.get_layer("label_embedding").input_dim)
         self.real_label = float(real_label)
+        self._built: set[str] = set()
         self._training_seed = keras.random.SeedGenerator(seed)
         self._sampling_seed = keras.random.SeedGenerator(seed + 1)
 
@@ -402,6 +407,18 @@ class GANTrainer:
         self._freeze(None)
 
     # ------------------------------------------------------------------ helpers
+
+    def _quiet_first_call(self, model: keras.Model):
+        """Silence native stderr while ``model``'s training function is built (first call).
+
+        TensorFlow's graph optimiser prints a harmless C++ "remapper failed" line for the
+        LeakyReLU gradients of these models, straight to the process's stderr, where Python
+        cannot catch it; in a notebook it would land on the page. Errors still raise.
+        """
+        if model.name in self._built:
+            return contextlib.nullcontext()
+        self._built.add(model.name)
+        return _native_stderr_silenced()
 
     def _freeze(self, model: keras.Model | None) -> None:
         """Freeze ``model`` (the generator or the discriminator), unfreeze the other."""
@@ -469,9 +486,10 @@ class GANTrainer:
         )
         self._freeze(self.generator)
         try:
-            loss = self.discriminator_model.train_on_batch(
-                real + self._random_inputs(count), targets
-            )
+            with self._quiet_first_call(self.discriminator_model):
+                loss = self.discriminator_model.train_on_batch(
+                    real + self._random_inputs(count), targets
+                )
         finally:
             self._freeze(None)
         return float(loss)
@@ -483,7 +501,8 @@ class GANTrainer:
         targets = np.ones((batch_size, 1), "float32")
         self._freeze(self.discriminator)
         try:
-            loss = self.combined.train_on_batch(inputs, targets)
+            with self._quiet_first_call(self.combined):
+                loss = self.combined.train_on_batch(inputs, targets)
         finally:
             self._freeze(None)
         return float(loss)
