@@ -155,3 +155,19 @@ def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
     runs = {run["notebook"]: run["wall_s"] for run in bench.load(output)["notebooks"]}
     assert runs == {"01_a": 10.0, "02_b": 5.0}
     assert bench.load(output)["total_s"] == 15.0
+
+
+def test_a_failing_site_build_keeps_the_notebook_measurements(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    def broken_build():
+        raise subprocess.CalledProcessError(1, ["jupyter-book"], stderr=b"syntax error in line 7")
+
+    output = tmp_path / "bench.json"
+    monkeypatch.setattr(bench, "measure", lambda path: Measurement("01_a", 5.0, 2**20))
+    monkeypatch.setattr(bench, "_time_book_build", broken_build)
+    assert bench.main(["book/01_a.ipynb", "--output", str(output)]) == 1
+    saved = bench.load(output)
+    assert [run["notebook"] for run in saved["notebooks"]] == ["01_a"]
+    assert saved["book_build_s"] is None
+    assert "the site build failed" in capsys.readouterr().err
