@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -271,6 +272,20 @@ def _time_book_build() -> float:
         return round(time.perf_counter() - started, 1)
 
 
+def clear_model_cache() -> Path:
+    """Remove the trained models that chapters cache with the data, and return the folder.
+
+    The bench measures the book as a first-time reader runs it, in order: Section 4.3 trains
+    the GAN judge and Section 4.4 reuses it within the same run, but no run starts from a
+    model that an earlier run left behind.
+    """
+    from helpers.data import data_directory
+
+    folder = data_directory() / "models"
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: book/*.ipynb)")
@@ -282,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+    clear_model_cache()
     measurements = []
     for path in paths:
         run = measure(path)

@@ -6,6 +6,11 @@ Import this module after :func:`helpers.environment.prepare` has chosen the back
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -645,3 +650,116 @@ class DigitJudge:
                  else np.nan for digit in range(classes)]
             )
         return report
+
+
+def _judge_inputs(train_images: object, train_labels: object) -> tuple[np.ndarray, np.ndarray]:
+    images = np.asarray(train_images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
+        raise ValueError(
+            "train_images must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
+            f"dtype {images.dtype} and shape {images.shape}"
+        )
+    if images.ndim == 4 and images.shape[3] != 1:
+        raise ValueError(f"train_images must have one channel, got shape {images.shape}")
+    labels = np.asarray(train_labels)
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"train_labels must be one integer label per image, shape ({len(images)},), got "
+            f"dtype {labels.dtype} and shape {labels.shape}"
+        )
+    if len(labels) == 0 or labels.min() < 0 or labels.max() > 9:
+        raise ValueError("train_labels must be digits from 0 to 9 (and not empty)")
+    return (images if images.ndim == 4 else images[..., None]), labels
+
+
+def judge_classifier(
+    train_images: object,
+    train_labels: object,
+    *,
+    epochs: int = 2,
+    batch_size: int = 128,
+    seed: int = 0,
+    cache: bool = True,
+    data_dir: str | os.PathLike | None = None,
+) -> tuple[keras.Model, bool]:
+    """The classifier behind Sections 4.3 and 4.4's :class:`DigitJudge`, trained once.
+
+    The recipe: ``keras.utils.set_random_seed(seed)``, a :func:`fast_cnn`, and ``epochs``
+    epochs of Adam with :func:`one_cycle_schedule` at ``batch_size`` on ``train_images``
+    (uint8, shape (n, 28, 28) or (n, 28, 28, 1)) and ``train_labels`` (digits 0 to 9).
+
+    Both sections need the same network, so with ``cache=True`` its weights are kept under
+    ``helpers.data.data_directory(data_dir) / "models"``, in a file named after a hash of
+    the recipe, the data, the Keras version and the backend: the section that runs second
+    loads them instead of training for another minute. The file is written whole or not at
+    all; one that cannot be read is reported with a warning, removed and trained again.
+    Returns ``(classifier, loaded_from_cache)``, the classifier compiled with the accuracy
+    metric either way, so ``classifier.evaluate`` works on it.
+    """
+    images, labels = _judge_inputs(train_images, train_labels)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(cache, bool):
+        raise ValueError(f"cache must be True or False, got {cache!r}")
+
+    from helpers.data import array_sha256, data_directory
+
+    recipe = {
+        "model": "fast_cnn",
+        "optimizer": "adam + one_cycle_schedule",
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "images": array_sha256(images),
+        "labels": array_sha256(labels),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    path = data_directory(data_dir) / "models" / f"judge-{key}.weights.h5"
+
+    steps = epochs * int(np.ceil(len(images) / batch_size))
+
+    def compiled(classifier: keras.Model) -> keras.Model:
+        classifier.compile(
+            optimizer=keras.optimizers.Adam(one_cycle_schedule(steps)),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return classifier
+
+    if cache and path.exists():
+        classifier = fast_cnn(name="judge")  # the file holds the layers' weights only
+        try:
+            classifier.load_weights(path)
+        except Exception as error:  # a truncated or foreign file: train again
+            warnings.warn(
+                f"cached judge weights {path} could not be read ({error}); training again",
+                stacklevel=2,
+            )
+            path.unlink(missing_ok=True)
+        else:
+            return compiled(classifier), True
+
+    keras.utils.set_random_seed(seed)
+    classifier = compiled(fast_cnn(name="judge"))
+    classifier.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    if cache:
+        weights_only = fast_cnn(name="judge")  # without the optimizer's state
+        weights_only.set_weights(classifier.get_weights())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=".part.weights.h5", dir=path.parent
+        )
+        os.close(handle)
+        try:
+            weights_only.save_weights(temporary)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+    return classifier, False

@@ -146,6 +146,28 @@ def test_sphinx_substitutions_come_from_the_bench_file():
     )
 
 
+@pytest.fixture(autouse=True)
+def _private_data_directory(tmp_path, monkeypatch):
+    """bench.main clears the model cache: keep it away from the reader's real one."""
+    monkeypatch.setenv("IMAGE_BOOK_DATA", str(tmp_path / "data"))
+
+
+def test_a_run_starts_without_cached_models(tmp_path, monkeypatch):
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    (models / "judge-0123.weights.h5").write_bytes(b"weights of an earlier run")
+    (tmp_path / "data" / "mnist.npz").write_bytes(b"data stays")
+    seen = []
+    monkeypatch.setattr(
+        bench, "measure",
+        lambda path: seen.append(models.exists()) or Measurement("01_a", 5.0, 2**20),
+    )
+    output = tmp_path / "bench.json"
+    assert bench.main(["book/01_a.ipynb", "--output", str(output), "--skip-book"]) == 0
+    assert seen == [False]
+    assert (tmp_path / "data" / "mnist.npz").read_bytes() == b"data stays"
+
+
 def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
     output = tmp_path / "bench.json"
     old = [Measurement("01_a", 10.0, 2**20), Measurement("02_b", 20.0, 2**20)]
