@@ -279,9 +279,9 @@ def clear_model_cache() -> Path:
     the GAN judge and Section 4.4 reuses it within the same run, but no run starts from a
     model that an earlier run left behind.
     """
-    from helpers.data import data_directory
+    from helpers.data import model_directory
 
-    folder = data_directory() / "models"
+    folder = model_directory()
     shutil.rmtree(folder, ignore_errors=True)
     return folder
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,8 @@ __all__ = [
     "load_mnist",
     "load_sunspots",
     "mnist_from_pickle",
+    "model_directory",
+    "replaced_whole",
     "restricted_loads",
 ]
 
@@ -396,21 +398,38 @@ def _read_cache(path: Path) -> Arrays:
         return {key: stored[key] for key in stored.files}
 
 
-def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path``: a reader sees either the old file or the whole new one."""
+def model_directory(path: str | os.PathLike | None = None) -> Path:
+    """Folder for trained models that chapters cache: ``models/`` in :func:`data_directory`."""
+    return data_directory(path) / "models"
+
+
+@contextlib.contextmanager
+def replaced_whole(path: Path, suffix: str = ".part") -> Iterator[Path]:
+    """Yield a temporary file next to ``path`` to write; it then replaces ``path`` in one step.
+
+    A reader sees either the old file or the whole new one. If the block raises, the
+    temporary file is removed and ``path`` is left as it was. ``suffix`` ends the temporary
+    name (Keras, for one, insists that weight files end in ``.weights.h5``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
+        yield Path(temporary)
         os.chmod(temporary, 0o644)  # mkstemp makes it private; the cache is ordinary data
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path``: a reader sees either the old file or the whole new one."""
+    with replaced_whole(path) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def fetch(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> Arrays:

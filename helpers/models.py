@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 
 import keras
@@ -23,6 +22,23 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def _seed(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"seed must be a non-negative int, got {value!r}")
+    return value
+
+
+def _uint8_digits(images: object, name: str) -> np.ndarray:
+    """``images`` as uint8 digits of shape (n, 28, 28, 1); (n, 28, 28) gains the channel."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
+        raise ValueError(
+            f"{name} must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
+            f"dtype {images.dtype} and shape {images.shape}"
+        )
+    return images if images.ndim == 4 else images[..., None]
 
 
 def small_cnn(
@@ -352,8 +368,7 @@ class GANTrainer:
             raise ValueError(f"beta_1 must be below 1, got {beta_1!r}")
         if not (isinstance(real_label, float | int) and 0.5 < real_label <= 1.0):
             raise ValueError(f"real_label must be in (0.5, 1], got {real_label!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        _seed(seed)
 
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim = int(latent_shape[0])
@@ -605,18 +620,8 @@ class DigitJudge:
         self.classifier = classifier
         self.features = feature_extractor(classifier, feature_layer)
         self.real_features = self.features.predict(
-            self._uint8(real_images, "real_images"), batch_size=1000, verbose=0
+            _uint8_digits(real_images, "real_images"), batch_size=1000, verbose=0
         )
-
-    @staticmethod
-    def _uint8(images: object, name: str) -> np.ndarray:
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
-            raise ValueError(
-                f"{name} must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
-                f"dtype {images.dtype} and shape {images.shape}"
-            )
-        return images if images.ndim == 4 else images[..., None]
 
     def __call__(self, images: object, wanted: object = None) -> dict[str, object]:
         """A report on ``images`` (uint8 digits; see :func:`from_gan_range`).
@@ -627,7 +632,7 @@ class DigitJudge:
         image was asked to be, ``per_digit`` (for each digit, the share of the images asked
         for it that were classified as it).
         """
-        images = self._uint8(images, "images")
+        images = _uint8_digits(images, "images")
         probabilities = self.classifier.predict(images, batch_size=1000, verbose=0)
         predicted = probabilities.argmax(axis=1)
         classes = probabilities.shape[1]
@@ -653,13 +658,8 @@ class DigitJudge:
 
 
 def _judge_inputs(train_images: object, train_labels: object) -> tuple[np.ndarray, np.ndarray]:
-    images = np.asarray(train_images)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
-        raise ValueError(
-            "train_images must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
-            f"dtype {images.dtype} and shape {images.shape}"
-        )
-    if images.ndim == 4 and images.shape[3] != 1:
+    images = _uint8_digits(train_images, "train_images")
+    if images.shape[3] != 1:
         raise ValueError(f"train_images must have one channel, got shape {images.shape}")
     labels = np.asarray(train_labels)
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
@@ -669,7 +669,7 @@ def _judge_inputs(train_images: object, train_labels: object) -> tuple[np.ndarra
         )
     if len(labels) == 0 or labels.min() < 0 or labels.max() > 9:
         raise ValueError("train_labels must be digits from 0 to 9 (and not empty)")
-    return (images if images.ndim == 4 else images[..., None]), labels
+    return images, labels
 
 
 def judge_classifier(
@@ -689,7 +689,7 @@ def judge_classifier(
     (uint8, shape (n, 28, 28) or (n, 28, 28, 1)) and ``train_labels`` (digits 0 to 9).
 
     Both sections need the same network, so with ``cache=True`` its weights are kept under
-    ``helpers.data.data_directory(data_dir) / "models"``, in a file named after a hash of
+    ``helpers.data.model_directory(data_dir)``, in a file named after a hash of
     the recipe, the data, the Keras version and the backend: the section that runs second
     loads them instead of training for another minute. The file is written whole or not at
     all; one that cannot be read is reported with a warning, removed and trained again.
@@ -699,12 +699,11 @@ def judge_classifier(
     images, labels = _judge_inputs(train_images, train_labels)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = _seed(seed)
     if not isinstance(cache, bool):
         raise ValueError(f"cache must be True or False, got {cache!r}")
 
-    from helpers.data import array_sha256, data_directory
+    from helpers.data import array_sha256, model_directory, replaced_whole
 
     recipe = {
         "model": "fast_cnn",
@@ -718,7 +717,7 @@ def judge_classifier(
         "backend": keras.backend.backend(),
     }
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
-    path = data_directory(data_dir) / "models" / f"judge-{key}.weights.h5"
+    path = model_directory(data_dir) / f"judge-{key}.weights.h5"
 
     steps = epochs * int(np.ceil(len(images) / batch_size))
 
@@ -749,17 +748,6 @@ def judge_classifier(
     if cache:
         weights_only = fast_cnn(name="judge")  # without the optimizer's state
         weights_only.set_weights(classifier.get_weights())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.stem}.", suffix=".part.weights.h5", dir=path.parent
-        )
-        os.close(handle)
-        try:
+        with replaced_whole(path, suffix=".part.weights.h5") as temporary:
             weights_only.save_weights(temporary)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
     return classifier, False

@@ -174,6 +174,28 @@ def test_failed_cache_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert _leftovers(tmp_path) == []
 
 
+def test_replaced_whole_swaps_in_the_new_file_or_keeps_the_old_one(tmp_path):
+    target = tmp_path / "sub" / "file.bin"
+    with data.replaced_whole(target, suffix=".part.bin") as temporary:
+        assert temporary.parent == target.parent and temporary.name.endswith(".part.bin")
+        temporary.write_bytes(b"first")
+        assert not target.exists()  # nothing is visible before the block ends
+    assert target.read_bytes() == b"first"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+    with pytest.raises(OSError, match="disk full"):
+        with data.replaced_whole(target) as temporary:
+            temporary.write_bytes(b"half")
+            raise OSError("disk full")
+    assert target.read_bytes() == b"first"
+    assert sorted(path.name for path in target.parent.iterdir()) == ["file.bin"]
+
+
+def test_model_directory_lives_in_the_data_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "from-env"))
+    assert data.model_directory() == tmp_path / "from-env" / "models"
+    assert data.model_directory(tmp_path / "explicit") == tmp_path / "explicit" / "models"
+
+
 def test_data_directory_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "from-env"))
     assert data.data_directory(tmp_path / "explicit") == tmp_path / "explicit"
