@@ -16,10 +16,12 @@ export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+# Strict nbval, with numbers compared within the tolerance a cell's tags declare
+# (tests/nbval_tolerance.py) after the named sanitizers of tests/nbval_sanitize.cfg.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-         --nbval-cell-timeout 600 -p no:cacheprovider
+         -p tests.nbval_tolerance --nbval-cell-timeout 600 -p no:cacheprovider
 
-.PHONY: help venv data book test unit nbval site browser lab execute bench lint clean
+.PHONY: help venv data book test unit nbval site browser browser-deps lab execute bench lint clean
 
 help:
 	@echo "make book     build the website into _build/html from the committed notebooks"
@@ -58,10 +60,26 @@ site: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build . -W --keep-going
 
-browser: $(STAMP)
+browser: $(STAMP) browser-deps
 	$(PY) -m pytest tests -m browser
 
-test: lint unit nbval site browser
+# The browser test drives Debian's Chromium (never a downloaded browser); a CJK font lets its
+# screenshots show the Chinese section titles. As root on Debian, install them; otherwise say
+# in one line what to run. `make test` checks this first, before half an hour of notebooks.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk"; then \
+	    exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium and fonts-wqy-zenhei for the browser test"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	else \
+	    echo "make test needs Chromium and a CJK font for the browser test: run" \
+	         "'sudo apt-get install chromium fonts-wqy-zenhei', then make test again." >&2; \
+	    exit 1; \
+	fi
+
+test: browser-deps lint unit nbval site browser
 	@echo "make test: every check passed."
 
 lab: $(STAMP)

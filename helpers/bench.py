@@ -252,7 +252,9 @@ def run_time_sentence(data: Mapping[str, object], notebook: str) -> str:
             cores = data["machine"]["cpu_cores"]
             return (
                 f"Measured run time: {run['wall_s'] / 60:.1f} minutes on a {cores}-core CPU "
-                f"without a GPU (budget {data['budgets']['notebook_s'] / 60:.0f} minutes)."
+                f"without a GPU (budget {data['budgets']['notebook_s'] / 60:.0f} minutes), "
+                f"in the last `make bench` ({data['measured_at']}); the outputs below come "
+                "from the run committed with the page, whose own time is printed at its end."
             )
     known = ", ".join(run["notebook"] for run in data["notebooks"])
     raise ValueError(f"no measurement for {notebook!r}; measured notebooks: {known}")

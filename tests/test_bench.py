@@ -14,6 +14,7 @@ from helpers.bench import Measurement
 def _data(runs, book_build_s=12.0):
     return {
         "machine": {"cpu_cores": 2},
+        "measured_at": "2026-11-26 09:00 UTC",
         "budgets": {"notebook_s": 300, "total_s": 1500, "memory_bytes": 4 * 2**30},
         "notebooks": [vars(run) for run in runs],
         "total_s": sum(run.wall_s for run in runs),
@@ -55,7 +56,9 @@ def test_load_and_run_time(tmp_path):
     assert bench.load(path)["total_s"] == 150.0
     sentence = bench.run_time_sentence(bench.load(path), "01_background")
     assert sentence == (
-        "Measured run time: 2.5 minutes on a 2-core CPU without a GPU (budget 5 minutes)."
+        "Measured run time: 2.5 minutes on a 2-core CPU without a GPU (budget 5 minutes), "
+        "in the last `make bench` (2026-11-26 09:00 UTC); the outputs below come "
+        "from the run committed with the page, whose own time is printed at its end."
     )
     with pytest.raises(ValueError, match="no measurement for '09_x'; measured notebooks: 01_"):
         bench.run_time_sentence(bench.load(path), "09_x")

@@ -1,0 +1,88 @@
+"""The committed notebooks, read as files: what strict nbval and the website rely on.
+
+nbval compares a cell only if it has a stored output and no `nbval-ignore-output` tag, and
+compares its numbers within the tolerance its tags declare; the prose takes its numbers from
+glued outputs. These checks keep all of that true without running a kernel.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.nbval_tolerance import tolerance_from_tags
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+IGNORED_SHARE = 0.15  # at most this share of a notebook's code cells may go uncompared
+GLUE_ROLE = re.compile(r"\{glue(?::text|:md|:any)?\}`([^`]+)`")
+
+
+def _code_cells(path: Path) -> list:
+    notebook = nbformat.read(path, as_version=4)
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+
+
+def _glued_keys(path: Path) -> set[str]:
+    return {
+        output.metadata["scrapbook"]["name"]
+        for cell in _code_cells(path)
+        for output in cell.get("outputs", [])
+        if "scrapbook" in output.get("metadata", {})
+    }
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 12
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_code_cell_has_a_stored_output_to_compare(path):
+    unrun = [index for index, cell in enumerate(_code_cells(path)) if cell.execution_count is None]
+    assert unrun == [], f"code cells {unrun} have no stored output: strict nbval skips them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_few_cells_ignore_their_output_and_each_says_why(path):
+    cells = _code_cells(path)
+    ignored = [c for c in cells if "nbval-ignore-output" in c.metadata.get("tags", [])]
+    assert len(ignored) <= IGNORED_SHARE * len(cells), (
+        f"{len(ignored)} of {len(cells)} code cells ignore their output; at most "
+        f"{IGNORED_SHARE:.0%}: compare their numbers within a tolerance instead"
+    )
+    for cell in ignored:
+        assert cell.metadata.get("nbval_ignore_reason", "").strip(), (
+            f"cell {cell.get('id')} ignores its output without an 'nbval_ignore_reason'"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_tolerance_tags_parse(path):
+    for cell in _code_cells(path):
+        tolerance_from_tags(list(cell.metadata.get("tags", [])))  # raises on a malformed tag
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_reader_notebook_reads_the_bench(path):
+    pattern = re.compile(
+        r"helpers\.bench|from helpers import [^\n]*\bbench\b|bench\.json|booktools"
+    )
+    offending = [cell.get("id") for cell in _code_cells(path) if pattern.search(cell.source)]
+    assert offending == [], "compare within the notebook's own run, not against another run"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_glued_number_the_prose_quotes_is_stored(path):
+    notebook = nbformat.read(path, as_version=4)
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    missing = []
+    for reference in GLUE_ROLE.findall(prose):  # "key", "key:.3f", "other.ipynb::key:.3f"
+        document, _, rest = reference.rpartition("::")
+        key = rest.split(":")[0]
+        source = BOOK / document if document else path
+        if not source.exists() or key not in _glued_keys(source):
+            missing.append(reference)
+    assert missing == [], f"the prose quotes glue keys that no stored output holds: {missing}"
