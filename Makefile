@@ -21,12 +21,13 @@ NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          -p tests.nbval_tolerance --nbval-cell-timeout 600 -p no:cacheprovider
 
-.PHONY: help venv data book test unit nbval site browser browser-deps lab execute bench lint clean
+.PHONY: help venv data book test unit unit-jax unit-torch nbval site browser browser-deps lab execute bench lint clean
 
 help:
 	@echo "make book     build the website into _build/html from the committed notebooks"
-	@echo "make test     unit tests, strict nbval over every notebook, -W site build, browser test"
-	@echo "make lab      open the chapters in JupyterLab"
+	@echo "make test     unit tests on all three backends, strict nbval over every notebook,"
+	@echo "              -W site build, browser test"
+	@echo "make lab      open the chapters in JupyterLab (BACKEND=jax or torch for the others)"
 	@echo "make execute  re-run every notebook in place to refresh its committed outputs"
 	@echo "make bench    time every notebook and the site build; fail if over budget"
 	@echo "make data     download and verify the data sets into the cache"
@@ -40,6 +41,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip check
 	@touch $(STAMP)
 
+# The other two Keras backends, each in its own venv (.venv-jax, .venv-torch) with the same
+# pins plus its own (requirements-jax.txt, requirements-torch.txt).
+.venv-%/.installed: requirements.txt requirements-%.txt pyproject.toml
+	@test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip==26.3
+	.venv-$*/bin/python -m pip install --quiet -r requirements-$*.txt
+	.venv-$*/bin/python -m pip check
+	@touch $@
+
 venv: $(STAMP)
 
 data: $(STAMP)
@@ -52,6 +62,10 @@ book: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -m "not browser"
+
+# The unit tests on JAX and on PyTorch (`make unit` is TensorFlow).
+unit-jax unit-torch: unit-%: .venv-%/.installed
+	KERAS_BACKEND=$* .venv-$*/bin/python -m pytest tests -m "not browser" -p no:cacheprovider
 
 nbval: $(STAMP) data
 	$(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
@@ -79,11 +93,18 @@ browser-deps:
 	    exit 1; \
 	fi
 
-test: browser-deps lint unit nbval site browser
+test: browser-deps lint unit unit-jax unit-torch nbval site browser
 	@echo "make test: every check passed."
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab book/01_background.ipynb
+# `make lab BACKEND=jax` (or torch) opens the chapters on that backend, from its own venv.
+BACKEND ?= tensorflow
+LAB_VENV := $(if $(filter tensorflow,$(BACKEND)),$(VENV),.venv-$(BACKEND))
+
+lab: $(LAB_VENV)/.installed
+	@# no "would you like to get Jupyter news?" pop-up at a reader's first start
+	@$(LAB_VENV)/bin/jupyter labextension disable --level=sys_prefix \
+	    "@jupyterlab/apputils-extension:announcements" >/dev/null 2>&1 || true
+	KERAS_BACKEND=$(BACKEND) $(LAB_VENV)/bin/jupyter lab book/01_background.ipynb
 
 execute: $(STAMP) data
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \

@@ -37,8 +37,8 @@ class Environment:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a moment.
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment (Chapter 1; used again in Section 5.4).
 
     TensorFlow's C++ start-up notices (oneDNN, CPU features) are written straight to the
     process's stderr, below Python, so ``contextlib.redirect_stderr`` cannot catch them and
@@ -101,7 +101,7 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
             )
     os.environ["KERAS_BACKEND"] = chosen
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         import keras
 
         accelerators = _accelerators(chosen)

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from helpers.environment import _native_stderr_silenced
+from helpers.environment import native_stderr_silenced
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -438,7 +438,7 @@ class GANTrainer:
         if model.name in self._built:
             return contextlib.nullcontext()
         self._built.add(model.name)
-        return _native_stderr_silenced()
+        return native_stderr_silenced()
 
     def _freeze(self, model: keras.Model | None) -> None:
         """Freeze ``model`` (the generator or the discriminator), unfreeze the other."""
@@ -464,12 +464,15 @@ class GANTrainer:
             )
         return labels.astype("int32")
 
-    def _random_inputs(self, count: int) -> list:
+    def _random_inputs(self, count: int) -> list[np.ndarray]:
+        # As NumPy arrays: on PyTorch a model called on a list that mixes NumPy arrays (the
+        # real images) and torch tensors fails ("cannot mix tensors and non-tensors").
         latent = keras.random.normal((count, self.latent_dim), seed=self._training_seed)
         if not self.conditional:
-            return [latent]
+            return [keras.ops.convert_to_numpy(latent)]
         labels = keras.random.randint((count,), 0, self.num_classes, seed=self._training_seed)
-        return [latent, keras.ops.cast(labels, "int32")]
+        labels = keras.ops.convert_to_numpy(labels).astype("int32")
+        return [keras.ops.convert_to_numpy(latent), labels]
 
     def latent_vectors(self, count: int) -> np.ndarray:
         """``count`` standard-normal latent vectors, drawn from the trainer's sampling seed."""

@@ -155,3 +155,18 @@ def test_one_cycle_schedule_warms_up_then_decays():
 def test_one_cycle_schedule_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         one_cycle_schedule(**kwargs)
+
+
+def test_native_stderr_is_silenced_but_errors_still_surface(capfd):
+    import os
+
+    from helpers.environment import native_stderr_silenced
+
+    with native_stderr_silenced():
+        os.write(2, b"a C++ notice\n")  # below Python, as TensorFlow's native code writes
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+    with pytest.raises(ValueError, match="still raised"), native_stderr_silenced():
+        raise ValueError("still raised")
+    os.write(2, b"restored\n")
+    assert capfd.readouterr().err == "restored\n"

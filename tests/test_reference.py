@@ -248,7 +248,22 @@ def test_conv2d_rejects_bad_input(args, kwargs, error, message):
     ("layer_class", "function"),
     [(keras.layers.MaxPooling2D, max_pool2d), (keras.layers.AveragePooling2D, avg_pool2d)],
 )
-def test_pooling_matches_keras(padding, pool_size, stride, layer_class, function):
+def test_pooling_matches_keras(request, padding, pool_size, stride, layer_class, function):
+    if (
+        keras.backend.backend() == "torch"
+        and layer_class is keras.layers.AveragePooling2D
+        and padding == "same"
+        and isinstance(pool_size, tuple)
+        and len(set(pool_size)) > 1
+    ):
+        # Keras 3.15's torch backend pads a non-square "same" average window differently:
+        # on a 5x5 ramp 1..25 a (2, 3) window at stride 1 gives 3.833 in the corner, where
+        # TensorFlow and JAX give 4.0, the mean of the four pixels it covers. The reference
+        # follows TensorFlow and JAX; strict, so the test says so when Keras fixes it.
+        request.applymarker(pytest.mark.xfail(
+            strict=True,
+            reason="Keras' torch backend: non-square 'same' average pooling at the borders",
+        ))
     x = np.random.default_rng(2).normal(size=(2, 7, 9, 3)).astype("float32")
     expected = to_numpy(layer_class(pool_size, strides=stride, padding=padding)(x))
     actual = function(x, pool_size, stride, padding)
