@@ -31,7 +31,7 @@ help:
 	@echo "make execute  re-run every notebook in place to refresh its committed outputs"
 	@echo "make bench    time every notebook and the site build; fail if over budget"
 	@echo "make data     download and verify the data sets into the cache"
-	@echo "make lint     ruff over helpers/ and tests/"
+	@echo "make lint     ruff over helpers/, booktools/, tests/ and the notebooks"
 	@echo "make clean    remove _build (keeps .venv and the data cache)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -111,10 +111,10 @@ execute: $(STAMP) data
 	    --ExecutePreprocessor.timeout=900 $(or $(NB),$(NOTEBOOKS))
 
 bench: $(STAMP) data
-	$(PY) -m helpers.bench $(BENCH_ARGS)
+	$(PY) -m booktools.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests
+	$(BIN)/ruff check helpers booktools tests book
 
 clean:
 	rm -rf _build

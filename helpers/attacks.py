@@ -25,10 +25,10 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from helpers.checks import positive_int, random_seed
 from helpers.gradients import (
     _as_images,
     _as_labels,
-    _positive_int,
     _single_input_and_output,
     input_gradient,
 )
@@ -126,9 +126,8 @@ def pgd(
     array, targets, (low, high) = _prepare(model, images, labels, pixel_range)
     epsilon = _non_negative("epsilon", epsilon)
     step_size = _non_negative("step_size", step_size)
-    steps = _positive_int("steps", steps)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    steps = positive_int("steps", steps)
+    seed = random_seed(seed)
     if not isinstance(random_start, bool):
         raise ValueError(f"random_start must be True or False, got {random_start!r}")
     lower = np.maximum(array - epsilon, low)
@@ -173,7 +172,7 @@ def per_example_loss(
         raise ValueError(f"labels must hold one label per image ({len(array)}), got {labels!r}")
     if not isinstance(from_logits, bool):
         raise ValueError(f"from_logits must be True or False, got {from_logits!r}")
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     outputs = np.asarray(model.predict(array, batch_size=batch_size, verbose=0))
     if not from_logits:
         sums = outputs.sum(axis=1)

@@ -12,6 +12,8 @@ import platform
 import sys
 from dataclasses import dataclass
 
+from helpers.checks import random_seed
+
 DEFAULT_BACKEND = "tensorflow"
 KNOWN_BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -86,8 +88,7 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
     ``keras.utils.set_random_seed`` seeds Python, NumPy and the backend together, so a
     chapter's numbers come out the same on every run on the same machine and versions.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random_seed(seed)
     chosen = backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
     if chosen not in KNOWN_BACKENDS:
         raise ValueError(f"backend must be one of {KNOWN_BACKENDS}, got {chosen!r}")

@@ -26,6 +26,8 @@ from typing import Literal
 import keras
 import numpy as np
 
+from helpers.checks import positive_int
+
 __all__ = ["SUPPORTED_BACKENDS", "grad_cam", "input_gradient"]
 
 Quantity = Literal["output", "loss"]
@@ -114,12 +116,6 @@ def _gradient_of_score(
             f"but Keras runs on {backend!r}; set KERAS_BACKEND to one of them"
         ) from None
     return differentiate(model, inputs, score_fn)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _single_input_and_output(model: object) -> tuple[tuple, int]:
@@ -249,7 +245,7 @@ def input_gradient(
     array = _as_images(model, images, expected)
     labels = _as_labels("class_index", class_index, len(array), num_classes)
     _check_quantity(quantity, from_logits)
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     pieces = []
     for start in range(0, len(array), batch_size):
         chunk = slice(start, start + batch_size)
@@ -316,7 +312,7 @@ def grad_cam(
     expected, num_classes = _single_input_and_output(model)
     array = _as_images(model, images, expected)
     labels = _as_labels("class_index", class_index, len(array), num_classes)
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     features, head = _split_at(model, layer_name)
     height, width = array.shape[1:3]
     maps = []

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 from scipy import stats
 
-from helpers.gradients import _positive_int, input_gradient
+from helpers.checks import positive_int, random_seed
+from helpers.gradients import input_gradient
 
 __all__ = ["occlusion_sensitivity", "randomize_weights", "rank_correlation", "saliency"]
 
@@ -78,9 +79,9 @@ def occlusion_sensitivity(
         raise ValueError(f"image must be numeric, got dtype {array.dtype}")
     if isinstance(class_index, bool) or not isinstance(class_index, int | np.integer):
         raise ValueError(f"class_index must be an int, got {class_index!r}")
-    patch = _positive_int("patch", patch)
-    stride = _positive_int("stride", stride)
-    batch_size = _positive_int("batch_size", batch_size)
+    patch = positive_int("patch", patch)
+    stride = positive_int("stride", stride)
+    batch_size = positive_int("batch_size", batch_size)
     height, width = array.shape[:2]
     if patch > min(height, width):
         raise ValueError(f"patch must fit in the {height}x{width} image, got patch={patch}")
@@ -167,8 +168,7 @@ def randomize_weights(
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = random_seed(seed)
     names = [layer.name for layer in model.layers]
     if layer_names is None:
         chosen = set(names)

@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
+from helpers.checks import positive_int
+
 
 def _as_images(images: object) -> np.ndarray:
     array = np.asarray(images)
@@ -49,8 +51,7 @@ def image_grid(
     count = array.shape[0]
     if titles is not None and len(titles) != count:
         raise ValueError(f"titles must have one entry per image ({count}), got {len(titles)}")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    positive_int("ncols", ncols)
     ncols = min(ncols, count)
     nrows = math.ceil(count / ncols)
     title_room = 0.25 if titles is not None else 0.0
@@ -129,8 +130,7 @@ def filter_grid(kernel: object, ncols: int = 8, title: str | None = None) -> Fig
             f"kernel must have shape (height, width, in_channels, filters), got {weights.shape}"
         )
     filters = np.moveaxis(weights[:, :, 0, :], -1, 0)
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    positive_int("ncols", ncols)
     ncols = min(ncols, filters.shape[0])
     nrows = math.ceil(filters.shape[0] / ncols)
     fig, axes = plt.subplots(
@@ -230,8 +230,7 @@ def _draw_image_and_histogram(
 def _check_histogram_options(
     bins: object, value_range: object, thresholds: object
 ) -> tuple[int, tuple[float, float] | None, tuple[float, ...]]:
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    positive_int("bins", bins)
     if value_range is not None:
         if not (isinstance(value_range, Sequence) and len(value_range) == 2):
             raise ValueError(f"value_range must be a pair (low, high), got {value_range!r}")

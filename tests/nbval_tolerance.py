@@ -8,7 +8,11 @@ compared. Instead, a cell declares how far its numbers may move, with tags:
 
 - ``nbval-tolerance-2%``: every number within 2 % of the stored one (relative);
 - ``nbval-tolerance-abs-0.01``: every number within 0.01 of the stored one (absolute);
-- both together: a number passes if it is within either.
+- both together: a number passes if it is within either;
+- ``nbval-tolerance-count-2``: whole numbers (no decimal point: counts of misread digits,
+  of filters, an epoch) within 2 of the stored ones, while the other tags govern the decimals,
+  so that a count that moves by one does not force a loose tolerance on the accuracies
+  printed beside it.
 
 In a tagged cell the text around the numbers must still match exactly (runs of spaces count
 as one, since a table's column widths follow its numbers' widths), there must be as many
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 TAG_PREFIX = "nbval-tolerance-"
 _RELATIVE = re.compile(r"^nbval-tolerance-(\d+(?:\.\d+)?)%$")
 _ABSOLUTE = re.compile(r"^nbval-tolerance-abs-(\d+(?:\.\d+)?(?:e-?\d+)?)$")
+_COUNT = re.compile(r"^nbval-tolerance-count-(\d+)$")
 
 # A decimal number as a page prints it: optional sign, thousands separators, a fraction, an
 # exponent. "1,000" is one number; "37, 11" (a list) is two.
@@ -45,10 +50,13 @@ class Tolerance:
 
     relative: float = 0.0
     absolute: float = 0.0
+    count: int | None = None  # for whole numbers, if set; else they follow the two above
 
-    def allows(self, stored: float, fresh: float) -> bool:
+    def allows(self, stored: float, fresh: float, whole: bool = False) -> bool:
         if math.isnan(stored) or math.isnan(fresh):
             return math.isnan(stored) and math.isnan(fresh)
+        if whole and self.count is not None:
+            return abs(fresh - stored) <= self.count
         return abs(fresh - stored) <= max(self.absolute, self.relative * abs(stored))
 
     def __str__(self) -> str:
@@ -57,7 +65,9 @@ class Tolerance:
             parts.append(f"{100 * self.relative:g} %")
         if self.absolute:
             parts.append(f"{self.absolute:g} absolute")
-        return " or ".join(parts)
+        if self.count is not None:
+            parts.append(f"whole numbers {self.count:g} absolute")
+        return " or ".join(parts) or "exact"
 
 
 def tolerance_from_tags(tags: list[str]) -> Tolerance | None:
@@ -65,7 +75,7 @@ def tolerance_from_tags(tags: list[str]) -> Tolerance | None:
 
     A tag that starts like a tolerance but does not parse is an error, not silently exact.
     """
-    relative = absolute = None
+    relative = absolute = count = None
     for tag in tags:
         if not tag.startswith(TAG_PREFIX):
             continue
@@ -73,19 +83,25 @@ def tolerance_from_tags(tags: list[str]) -> Tolerance | None:
             relative = float(match.group(1)) / 100
         elif match := _ABSOLUTE.match(tag):
             absolute = float(match.group(1))
+        elif match := _COUNT.match(tag):
+            count = int(match.group(1))
         else:
             raise ValueError(
                 f"cell tag {tag!r}: expected 'nbval-tolerance-<percent>%' "
                 "(e.g. nbval-tolerance-2%) or 'nbval-tolerance-abs-<value>' "
-                "(e.g. nbval-tolerance-abs-0.01)"
+                "(e.g. nbval-tolerance-abs-0.01) or 'nbval-tolerance-count-<n>'"
             )
-    if relative is None and absolute is None:
+    if relative is None and absolute is None and count is None:
         return None
-    return Tolerance(relative or 0.0, absolute or 0.0)
+    return Tolerance(relative or 0.0, absolute or 0.0, count)
 
 
 def _to_float(token: str) -> float:
     return float(token.replace(",", ""))
+
+
+def _whole(token: str) -> bool:
+    return "." not in token and "e" not in token.lower()
 
 
 def compare_text(stored: str, fresh: str, tolerance: Tolerance) -> str | None:
@@ -100,7 +116,7 @@ def compare_text(stored: str, fresh: str, tolerance: Tolerance) -> str | None:
                 return f"text differs on line {index + 1}: {a!r} became {b!r} (# = a number)"
         return f"text differs: {len(stored_lines)} lines became {len(fresh_lines)}"
     for index, (a, b) in enumerate(zip(stored_numbers, fresh_numbers, strict=True)):
-        if not tolerance.allows(_to_float(a), _to_float(b)):
+        if not tolerance.allows(_to_float(a), _to_float(b), whole=_whole(a) and _whole(b)):
             return (
                 f"number {index + 1} moved beyond the cell's tolerance ({tolerance}): "
                 f"{a} became {b}"
@@ -188,7 +204,7 @@ def _cell_texts(cell, sanitizers) -> list[str]:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
             texts.append(output["text"])
-        for mime in ("text/plain", "text/html", "application/papermill.record/text/plain"):
+        for mime in ("text/plain", "text/html"):  # glued values are new; they repeat prints
             if mime in output.get("data", {}):
                 texts.append(output["data"][mime])
     joined = "\n".join(texts)
@@ -231,8 +247,10 @@ def main(argv: list[str] | None = None) -> None:
         if before is None:
             verdict = "new cell"
         else:
-            moved = movement(_cell_texts(before, sanitizers), _cell_texts(cell, sanitizers))
-            verdict = ("text changed" if moved is None
+            old_text, new_text = _cell_texts(before, sanitizers), _cell_texts(cell, sanitizers)
+            moved = movement(old_text, new_text)
+            reason = compare_text(old_text, new_text, Tolerance(relative=float("inf")))
+            verdict = (f"text changed ({reason})" if moved is None
                        else "same" if moved == (0.0, 0.0)
                        else f"moved {100 * moved[0]:.3g} % / {moved[1]:.3g} absolute")
         ignored = " (ignored)" if "nbval-ignore-output" in tags else ""

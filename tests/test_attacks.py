@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+from keras import layers
 
-from helpers.environment import prepare
-
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-from keras import layers  # noqa: E402
-
-from helpers.attacks import (  # noqa: E402
+from helpers.attacks import (
     MembershipAttack,
     fgsm,
     loss_threshold_attack,
     per_example_loss,
     pgd,
 )
+from helpers.environment import prepare
+
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 
 def _linear(activation: str | None = "softmax", seed: int = 0) -> keras.Model:

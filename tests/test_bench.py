@@ -1,4 +1,4 @@
-"""helpers.bench: budgets, the report, the bench file, and one real (tiny) measurement."""
+"""booktools.bench: budgets, the report, the bench file, and one real (tiny) measurement."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from helpers import bench
-from helpers.bench import Measurement
+from booktools import bench
+from booktools.bench import Measurement
 
 
 def _data(runs, book_build_s=12.0):
@@ -130,7 +130,7 @@ def test_machine_names_cores_and_versions():
 
 
 def test_sphinx_substitutions_come_from_the_bench_file():
-    from helpers.sphinx_bench import substitutions
+    from booktools.sphinx_bench import substitutions
 
     data = _data([Measurement("01_background", 150.0, 2**30)])
     data["measured_at"] = "2026-11-26 09:00 UTC"

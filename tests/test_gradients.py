@@ -6,19 +6,17 @@ itself is tested by pretending to be another backend.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+from keras import layers
 
+from helpers import gradients
 from helpers.environment import prepare
+from helpers.gradients import SUPPORTED_BACKENDS, grad_cam, input_gradient
+from helpers.reference import numerical_gradient
 
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-from keras import layers  # noqa: E402
-
-from helpers import gradients  # noqa: E402
-from helpers.gradients import SUPPORTED_BACKENDS, grad_cam, input_gradient  # noqa: E402
-from helpers.reference import numerical_gradient  # noqa: E402
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 
 def _float64_mlp() -> keras.Model:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+from keras import layers
 
 from helpers.environment import prepare
-
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-from keras import layers  # noqa: E402
-
-from helpers.gradients import input_gradient  # noqa: E402
-from helpers.interpret import (  # noqa: E402
+from helpers.gradients import input_gradient
+from helpers.interpret import (
     occlusion_sensitivity,
     randomize_weights,
     rank_correlation,
     saliency,
 )
+
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 
 def _corner_model() -> keras.Model:

@@ -1,19 +1,18 @@
-"""helpers.models.judge_classifier: Sections 4.3 and 4.4 share one trained judge, via a cache."""
+"""helpers.judge: the Fréchet distance, DigitJudge, and the one judge Sections 4.3 and 4.4 share."""
 
 from __future__ import annotations
 
 import warnings
 
+import keras
 import numpy as np
 import pytest
+from scipy import linalg
 
 from helpers.environment import prepare
+from helpers.judge import DigitJudge, frechet_distance, judge_classifier
 
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-
-from helpers.models import judge_classifier  # noqa: E402
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 RECIPE = {"epochs": 1, "batch_size": 64}
 
@@ -125,3 +124,94 @@ def test_a_loaded_judge_is_compiled_and_evaluates_like_the_trained_one(digits, t
     first = trained.evaluate(images, labels, verbose=0, return_dict=True)
     second = loaded.evaluate(images, labels, verbose=0, return_dict=True)
     assert first == pytest.approx(second, abs=1e-6) and "accuracy" in second
+
+
+# --------------------------------------------------------------------------- Fréchet distance
+
+
+def test_frechet_distance_of_identical_sets_is_zero():
+    features = np.random.default_rng(0).normal(size=(500, 6))
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("shift", "dims"), [(0.5, 3), (2.0, 10)])
+def test_frechet_distance_of_a_shifted_set_is_the_squared_shift(shift, dims):
+    features = np.random.default_rng(1).normal(size=(400, dims))
+    assert frechet_distance(features, features + shift) == pytest.approx(shift**2 * dims, rel=1e-6)
+
+
+def test_frechet_distance_matches_an_independent_computation():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(300, 4)) @ rng.normal(size=(4, 4))
+    b = rng.normal(size=(200, 4)) @ rng.normal(size=(4, 4)) + 1.0
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Tr sqrtm(Sa Sb) is the sum of the square roots of the eigenvalues of Sa Sb (real, >= 0)
+    trace_root = np.sum(np.sqrt(np.linalg.eigvals(cov_a @ cov_b).real))
+    mean_term = np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)
+    expected = mean_term + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+    # and scipy's sqrtm of a diagonal product is the element-wise square root
+    np.testing.assert_allclose(linalg.sqrtm(np.diag([4.0, 9.0])), np.diag([2.0, 3.0]))
+
+
+def test_frechet_distance_matches_scipy_sqrtm_when_covariances_are_singular():
+    # As in Section 4.3: fewer samples than features, so the covariances are singular.
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(20, 30)), rng.normal(size=(50, 30)) * 1.5 + 0.2
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.real(linalg.sqrtm(cov_a @ cov_b))
+    mean_term = np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)
+    expected = mean_term + np.trace(cov_a + cov_b - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_distance_between_known_gaussians():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(40_000, 2)) * [1.0, 2.0]  # N(0, diag(1, 4))
+    b = rng.normal(size=(40_000, 2)) * [3.0, 1.0] + [1.0, 0.0]  # N((1, 0), diag(9, 1))
+    # closed form for diagonal covariances: |mu_a - mu_b|^2 + sum (sigma_a - sigma_b)^2
+    expected = 1.0 + (1.0 - 3.0) ** 2 + (2.0 - 1.0) ** 2
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        (np.zeros(5), np.zeros((5, 1)), r"features_a must be 2-D .* got shape \(5,\)"),
+        (np.zeros((5, 2)), np.zeros((1, 2)), "features_b needs at least 2 rows .* got 1"),
+        (np.zeros((5, 2)), np.zeros((5, 3)), "same number of columns, got 2 and 3"),
+        (np.full((5, 2), np.nan), np.zeros((5, 2)), "features_a must be finite"),
+    ],
+)
+def test_frechet_distance_rejects_bad_features(a, b, message):
+    with pytest.raises(ValueError, match=message):
+        frechet_distance(a, b)
+
+
+def _tiny_classifier():
+    # Classifies by mean brightness: dark images are 0, bright ones 1 (and never 2).
+    inputs = keras.Input((28, 28, 1))
+    features = keras.layers.Flatten(name="features")(keras.layers.Rescaling(1 / 255)(inputs))
+    mean = keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(features)
+    logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(
+        [[-1.0, 1.0, -50.0]]), bias_initializer=keras.initializers.Constant([392, -392, 0]))(mean)
+    return keras.Model(inputs, keras.layers.Softmax()(logits))
+
+
+def test_digit_judge_reports_histogram_confidence_distance_and_per_digit():
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 40, (10, 28, 28), dtype=np.uint8)
+    bright = rng.integers(215, 256, (10, 28, 28), dtype=np.uint8)
+    judge = DigitJudge(_tiny_classifier(), np.concatenate([dark, bright]))
+    # Ask for 0 from the dark images (right) and 2 from the bright ones (all read as 1).
+    report = judge(np.concatenate([dark, bright]), wanted=np.array([0] * 10 + [2] * 10))
+    assert report["histogram"].tolist() == [10, 10, 0]
+    assert report["confident"] == 1.0
+    assert report["frechet"] == pytest.approx(0.0, abs=1e-6)
+    assert report["per_digit"][0] == 1.0 and report["per_digit"][2] == 0.0
+    assert np.isnan(report["per_digit"][1])  # nothing was asked for the digit 1
+    assert judge(dark)["frechet"] > 1.0
+    with pytest.raises(ValueError, match="images must be uint8 digits"):
+        judge(dark.astype("float32"))
+    with pytest.raises(ValueError, match=r"wanted must give one digit per image, shape \(10,\)"):
+        judge(dark, wanted=[0, 1])

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from helpers.environment import Environment, prepare
-
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-
-from helpers.models import (  # noqa: E402
+from helpers.models import (
     fast_cnn,
     feature_extractor,
     one_cycle_schedule,
     small_cnn,
 )
+
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 
 def test_prepare_reports_the_backend_and_seeds_everything():

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
         (["nbval-tolerance-abs-0.01"], Tolerance(absolute=0.01)),
         (["nbval-tolerance-abs-1e-6"], Tolerance(absolute=1e-6)),
         (["nbval-tolerance-10%", "nbval-tolerance-abs-3"], Tolerance(0.1, 3.0)),
+        (["nbval-tolerance-1%", "nbval-tolerance-count-2"], Tolerance(0.01, 0.0, 2)),
     ],
 )
 def test_tags_declare_the_tolerance(tags, expected):
@@ -60,6 +61,15 @@ def test_the_absolute_tolerance_covers_numbers_near_zero():
     either = Tolerance(relative=0.02, absolute=0.005)
     assert compare_text("gap 0.001", "gap 0.004", either) is None
     assert compare_text("gap 0.001", "gap 0.007", either) is not None
+
+
+def test_a_count_tolerance_covers_whole_numbers_only():
+    counts = Tolerance(relative=0.01, count=2)
+    stored = "accuracy 0.985 (15 of 1000 misread)"
+    assert compare_text(stored, "accuracy 0.984 (17 of 1000 misread)", counts) is None
+    assert compare_text(stored, "accuracy 0.984 (18 of 1000 misread)", counts) is not None
+    # the decimals still follow the 1 %, however loose the count is
+    assert compare_text(stored, "accuracy 0.960 (15 of 1000 misread)", counts) is not None
 
 
 def test_changed_text_fails_even_when_the_numbers_agree():

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import reference
 from helpers.environment import prepare
-
-ENV = prepare(seed=0)
-
-import keras  # noqa: E402 - after prepare() chose the backend
-
-from helpers import reference  # noqa: E402
-from helpers.reference import (  # noqa: E402
+from helpers.reference import (
     avg_pool2d,
     conv2d,
     conv_output_size,
@@ -36,6 +32,8 @@ from helpers.reference import (  # noqa: E402
     softmax,
     squared_error,
 )
+
+ENV = prepare(seed=0)  # the backend conftest.py chose, and its report
 
 TOLERANCE = 1e-5  # float32 Keras against float64 NumPy
 FAST = settings(max_examples=40, deadline=None)

@@ -1,6 +1,6 @@
 """Measure how long each chapter takes and how much memory it needs, and hold it to budget.
 
-``python -m helpers.bench`` (``make bench``) executes every notebook once in a fresh kernel,
+``python -m booktools.bench`` (``make bench``) executes every notebook once in a fresh kernel,
 records wall time and the kernel's peak resident memory, writes ``book/bench.json``, prints a
 table, and exits non-zero naming any notebook over budget. A notebook can also hand the bench
 numbers it measured (Section 4.1's race to 99 % test accuracy, for example) by defining a dict
@@ -289,7 +289,7 @@ def clear_model_cache() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m booktools.bench", description=__doc__)
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: book/*.ipynb)")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="where to write the JSON")
     parser.add_argument("--skip-book", action="store_true", help="do not time the site build")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sphinx.util import logging
 
-from helpers import bench
+from booktools import bench
 
 logger = logging.getLogger(__name__)
 
