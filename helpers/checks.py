@@ -26,12 +26,11 @@ def random_seed(value: object) -> int:
 def uint8_digits(images: object, name: str) -> np.ndarray:
     """``images`` as uint8 digits of shape (n, 28, 28, 1); (n, 28, 28) gains the channel."""
     images = np.asarray(images)
-    shape_ok = (images.ndim == 3 and images.shape[1:] == (28, 28)) or (
-        images.ndim == 4 and images.shape[1:] == (28, 28, 1)
-    )
-    if images.dtype != np.uint8 or not shape_ok:
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[1:3] != (28, 28):
         raise ValueError(
             f"{name} must be uint8 digits of shape (n, 28, 28) or (n, 28, 28, 1), got "
             f"dtype {images.dtype} and shape {images.shape}"
         )
+    if images.ndim == 4 and images.shape[3] != 1:
+        raise ValueError(f"{name} must have one channel (grey digits), got shape {images.shape}")
     return images if images.ndim == 4 else images[..., None]

@@ -118,8 +118,6 @@ class DigitJudge:
 
 def _judge_inputs(train_images: object, train_labels: object) -> tuple[np.ndarray, np.ndarray]:
     images = uint8_digits(train_images, "train_images")
-    if images.shape[3] != 1:
-        raise ValueError(f"train_images must have one channel, got shape {images.shape}")
     labels = np.asarray(train_labels)
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
