@@ -199,7 +199,8 @@ def _sanitizers(path: str = "tests/nbval_sanitize.cfg") -> list[tuple[re.Pattern
     return [(re.compile(regex), replace) for regex, replace in patterns]
 
 
-def _cell_texts(cell, sanitizers) -> list[str]:
+def _cell_texts(cell, sanitizers) -> str:
+    """A cell's printed and displayed text, sanitized as nbval would, as one string."""
     texts = []
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
@@ -249,10 +250,13 @@ def main(argv: list[str] | None = None) -> None:
         else:
             old_text, new_text = _cell_texts(before, sanitizers), _cell_texts(cell, sanitizers)
             moved = movement(old_text, new_text)
-            reason = compare_text(old_text, new_text, Tolerance(relative=float("inf")))
-            verdict = (f"text changed ({reason})" if moved is None
-                       else "same" if moved == (0.0, 0.0)
-                       else f"moved {100 * moved[0]:.3g} % / {moved[1]:.3g} absolute")
+            if moved is None:
+                reason = compare_text(old_text, new_text, Tolerance(relative=float("inf")))
+                verdict = f"text changed ({reason})"
+            elif moved == (0.0, 0.0):
+                verdict = "same"
+            else:
+                verdict = f"moved {100 * moved[0]:.3g} % / {moved[1]:.3g} absolute"
         ignored = " (ignored)" if "nbval-ignore-output" in tags else ""
         declared = declared or "exact"
         print(f"code cell {index:2d} {cell.get('id')}: {verdict}; declares {declared}{ignored}")
