@@ -37,7 +37,7 @@ def test_each_broken_budget_is_named():
     assert problems == [
         "01_slow: ran 301 s, budget 300 s",
         "02_hungry: peak memory 5.00 GiB, budget 4.00 GiB",
-        "all notebooks: ran 1761 s together, budget 1500 s",
+        "all notebooks: ran 1761 s together, budget 900 s",
     ]
 
 
@@ -166,7 +166,8 @@ def test_a_run_starts_without_cached_models(tmp_path, monkeypatch):
         lambda path: seen.append(models.exists()) or Measurement("01_a", 5.0, 2**20),
     )
     output = tmp_path / "bench.json"
-    assert bench.main(["book/01_a.ipynb", "--output", str(output), "--skip-book"]) == 0
+    quick = ["--skip-book", "--skip-race"]
+    assert bench.main(["book/01_a.ipynb", "--output", str(output), *quick]) == 0
     assert seen == [False]
     assert (tmp_path / "data" / "mnist.npz").read_bytes() == b"data stays"
 
@@ -176,7 +177,8 @@ def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
     old = [Measurement("01_a", 10.0, 2**20), Measurement("02_b", 20.0, 2**20)]
     output.write_text(json.dumps({**_data(old), "measured_at": "earlier"}))
     monkeypatch.setattr(bench, "measure", lambda path: Measurement("02_b", 5.0, 2**21))
-    assert bench.main(["book/02_b.ipynb", "--output", str(output), "--skip-book", "--update"]) == 0
+    quick = ["--skip-book", "--skip-race", "--update"]
+    assert bench.main(["book/02_b.ipynb", "--output", str(output), *quick]) == 0
     runs = {run["notebook"]: run["wall_s"] for run in bench.load(output)["notebooks"]}
     assert runs == {"01_a": 10.0, "02_b": 5.0}
     assert bench.load(output)["total_s"] == 15.0
@@ -191,8 +193,50 @@ def test_a_failing_site_build_keeps_the_notebook_measurements(tmp_path, monkeypa
     output = tmp_path / "bench.json"
     monkeypatch.setattr(bench, "measure", lambda path: Measurement("01_a", 5.0, 2**20))
     monkeypatch.setattr(bench, "_time_book_build", broken_build)
-    assert bench.main(["book/01_a.ipynb", "--output", str(output)]) == 1
+    assert bench.main(["book/01_a.ipynb", "--output", str(output), "--skip-race"]) == 1
     saved = bench.load(output)
     assert [run["notebook"] for run in saved["notebooks"]] == ["01_a"]
     assert saved["book_build_s"] is None
     assert "the site build failed" in capsys.readouterr().err
+
+
+def test_the_total_budget_follows_the_cpu_it_was_measured_on():
+    assert bench.total_budget_s("Intel(R) Xeon(R) Processor") == 900
+    assert bench.total_budget_s("AMD EPYC 7B13") == 1500
+    assert bench.total_budget_s("Apple M2") == 900
+
+
+def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+    cells = [nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_code_cell("assert x == 2, 'the distance did not fall'")]
+    broken = tmp_path / "01_broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), broken)
+    fine = tmp_path / "02_fine.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("y = 2")]), fine)
+
+    run = bench.measure(broken)
+    assert run.error == "cell 1: AssertionError: the distance did not fall"
+    assert run.results is None and run.wall_s >= 0
+
+    output = tmp_path / "bench.json"
+    quick = ["--skip-book", "--skip-race"]
+    assert bench.main([str(broken), str(fine), "--output", str(output), *quick]) == 1
+    saved = bench.load(output)
+    assert [(each["notebook"], each["error"]) for each in saved["notebooks"]] == [
+        ("01_broken", "cell 1: AssertionError: the distance did not fall"),
+        ("02_fine", None),
+    ]
+    err = capsys.readouterr().err
+    assert "01_broken: failed after" in err and "the distance did not fall" in err
+    assert "failed after" in bench.report(saved)
+    assert bench.run_time_sentence(saved, "01_broken").startswith(
+        "This chapter failed in the last `make bench`")
+
+
+def test_the_bench_file_records_the_budget_of_its_cpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "measure", lambda path: Measurement("01_a", 1000.0, 2**20))
+    monkeypatch.setattr(bench, "machine", lambda: {"cpu_model": "AMD EPYC 7B13", "cpu_cores": 2})
+    output = tmp_path / "bench.json"
+    quick = ["--skip-book", "--skip-race"]
+    assert bench.main(["book/01_a.ipynb", "--output", str(output), *quick]) == 1
+    assert bench.load(output)["budgets"]["total_s"] == 1500
