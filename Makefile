@@ -16,6 +16,9 @@ export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+# A reader's training runs show Keras' progress bar; runs whose outputs are compared or timed
+# stay quiet (helpers.environment.training_verbosity reads this).
+nbval execute bench: export IMAGE_BOOK_PROGRESS := 0
 # Strict nbval, with numbers compared within the tolerance a cell's tags declare
 # (tests/nbval_tolerance.py) after the named sanitizers of tests/nbval_sanitize.cfg.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \

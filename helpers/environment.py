@@ -115,3 +115,20 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
         accelerators=accelerators,
         seed=seed,
     )
+
+
+PROGRESS_VARIABLE = "IMAGE_BOOK_PROGRESS"
+"""The environment variable that switches training progress off: ``IMAGE_BOOK_PROGRESS=0``.
+The Makefile sets it for ``make test``, ``make execute`` and ``make bench``, whose outputs are
+compared or timed; a reader running a chapter in JupyterLab sees progress bars."""
+
+
+def training_verbosity() -> int:
+    """The ``verbose`` to give ``model.fit``: 1 (Keras' progress bar with the step, loss and
+    elapsed time) for a reader, 0 (silent) when ``IMAGE_BOOK_PROGRESS`` is ``0``."""
+    value = os.environ.get(PROGRESS_VARIABLE, "1").strip()
+    if value not in ("0", "1"):
+        raise ValueError(
+            f"{PROGRESS_VARIABLE} must be 0 (quiet) or 1 (progress bars), got {value!r}"
+        )
+    return int(value)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from helpers.checks import positive_int, random_seed, uint8_digits
+from helpers.environment import training_verbosity
 from helpers.models import fast_cnn, feature_extractor, one_cycle_schedule
 
 
@@ -201,7 +202,8 @@ def judge_classifier(
 
     keras.utils.set_random_seed(seed)
     classifier = compiled(fast_cnn(name="judge"))
-    classifier.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    classifier.fit(images, labels, epochs=epochs, batch_size=batch_size,
+                   verbose=training_verbosity())
     if cache:
         weights_only = fast_cnn(name="judge")  # without the optimizer's state
         weights_only.set_weights(classifier.get_weights())

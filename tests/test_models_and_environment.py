@@ -168,3 +168,25 @@ def test_native_stderr_is_silenced_but_errors_still_surface(capfd):
         raise ValueError("still raised")
     os.write(2, b"restored\n")
     assert capfd.readouterr().err == "restored\n"
+
+
+def test_training_shows_progress_unless_the_makefile_asks_for_quiet(monkeypatch):
+    from helpers.environment import PROGRESS_VARIABLE, training_verbosity
+
+    monkeypatch.delenv(PROGRESS_VARIABLE, raising=False)
+    assert training_verbosity() == 1  # a reader in JupyterLab sees a progress bar
+    monkeypatch.setenv(PROGRESS_VARIABLE, "0")
+    assert training_verbosity() == 0  # make test, make execute, make bench
+    monkeypatch.setenv(PROGRESS_VARIABLE, "yes")
+    with pytest.raises(ValueError, match=r"IMAGE_BOOK_PROGRESS must be 0 \(quiet\) or 1"):
+        training_verbosity()
+
+
+def test_the_makefile_quiets_the_runs_it_compares_or_times():
+    import subprocess
+
+    for target in ("nbval", "execute", "bench"):
+        printed = subprocess.run(
+            ["make", "-n", "-p", target], capture_output=True, text=True, check=False
+        ).stdout
+        assert f"{target}: IMAGE_BOOK_PROGRESS := 0" in printed.splitlines(), target

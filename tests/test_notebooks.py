@@ -86,3 +86,35 @@ def test_every_glued_number_the_prose_quotes_is_stored(path):
         if not source.exists() or key not in _glued_keys(source):
             missing.append(reference)
     assert missing == [], f"the prose quotes glue keys that no stored output holds: {missing}"
+
+
+def _fit_calls(source: str):
+    """Each ``.fit(...)`` call in ``source``, with the line before it and the rest of its line."""
+    for match in re.finditer(r"\.fit\(", source):
+        depth, end = 1, match.end()
+        while depth and end < len(source):
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            end += 1
+        line_end = source.find("\n", end)
+        after = source[end:line_end if line_end >= 0 else None]
+        previous_end = source.rfind("\n", 0, match.start())
+        before = ""
+        if previous_end > 0:
+            before = source[source.rfind("\n", 0, previous_end) + 1:previous_end]
+        yield source[match.start():end], before + "\n" + after
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_training_run_shows_progress_to_a_reader(path):
+    # One switch decides (helpers.environment.training_verbosity): progress bars for a reader,
+    # quiet under make. A run that does not use it says why in a "# quiet:" comment on the
+    # line before the call or after it; the scikit-learn models' fit has no progress to show.
+    unswitched = []
+    for cell in _code_cells(path):
+        for call, rest in _fit_calls(cell.source):
+            if "verbose" not in call:
+                continue  # scikit-learn, statsmodels
+            if "verbose=training_verbosity()" in call or "# quiet:" in rest:
+                continue
+            unswitched.append(" ".join(call.split())[:80])
+    assert unswitched == [], f"fit calls without the progress switch: {unswitched}"
