@@ -33,6 +33,16 @@ def substitutions(data: dict[str, Any]) -> dict[str, str]:
     values["bench_table"] = bench.report(data)
     values["bench_results_table"] = bench.results_report(data)
     values["bench_total_minutes"] = f"{data['total_s'] / 60:.1f}"
+    values["bench_total_budget_minutes"] = f"{data['budgets']['total_s'] / 60:.0f}"
+    if data.get("race"):
+        from booktools import race
+
+        values["race_table"] = race.table(data["race"])
+    else:
+        values["race_table"] = (
+            "The last `make bench` did not race the recipes over seeds (it ran with "
+            "`--skip-race`, or before the race was part of it)."
+        )
     return values
 
 
