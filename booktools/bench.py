@@ -4,9 +4,9 @@
 records wall time and the kernel's peak resident memory, writes ``book/bench.json``, prints a
 table, and exits non-zero naming any notebook over budget. A notebook that fails is recorded
 as failed, with its error's last line, and the others still run: a failure never loses the
-run. A notebook can also hand the bench
-numbers it measured (Section 4.1's race to 99 % test accuracy, for example) by defining a dict
-``bench_results`` that maps a description to a number; they are stored with its run. The
+run. A notebook can also hand the bench numbers it measured (Section 4.1's race to 99 % test
+accuracy, for example) by defining a dict ``bench_results`` that maps a description to a
+number; they are stored with its run. The
 appendix page "Run times" and each chapter's opening read the same file, so the times the book
 states are measured, not typed.
 """
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = load(args.output) if args.update and Path(args.output).is_file() else None
     if previous is not None:
         fresh = {run.notebook for run in measurements}
-        kept = [Measurement(**run) for run in load(args.output)["notebooks"]
+        kept = [Measurement(**run) for run in previous["notebooks"]
                 if run["notebook"] not in fresh]
         measurements = sorted(kept + measurements, key=lambda run: run.notebook)
     described = machine()
@@ -382,8 +382,6 @@ def main(argv: list[str] | None = None) -> int:
         from booktools import race
 
         data["race"] = race.race()
-        data["race"]["machine"] = described["cpu_model"]
-        data["race"]["measured_at"] = data["measured_at"]
         problems += race.problems(data["race"])
         output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if not args.skip_book:

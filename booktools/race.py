@@ -62,7 +62,11 @@ def race(seeds: Sequence[int] = (0, 1, 2)) -> dict[str, object]:
     example, ours = (runs[recipe.name] for recipe in recipes)
     ratios = [None if a["reached_s"] is None or b["reached_s"] is None
               else a["reached_s"] / b["reached_s"] for a, b in zip(example, ours, strict=True)]
+    from booktools.bench import machine
+
     return {
+        "machine": machine()["cpu_model"],
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seeds": list(seeds),
         "recipes": {
             name: {"runs": each, "reached_s": _spread([run["reached_s"] for run in each]),
@@ -125,11 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     result = race(args.seeds)
-    from booktools import bench
-
-    result["machine"] = bench.machine()["cpu_model"]
-    result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if args.update:
+        from booktools import bench
+
         path = Path(args.update)
         data = bench.load(path)
         data["race"] = result

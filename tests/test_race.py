@@ -126,9 +126,11 @@ def test_the_race_table_lists_every_run_and_the_spread():
 
 def test_make_bench_stores_the_race_with_the_notebooks(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "measure", lambda path: bench.Measurement("01_a", 5.0, 2**20))
-    monkeypatch.setattr(over_seeds, "race", lambda: _result([170, 180, 160], [20, 25, 40]))
+    raced = {**_result([170, 180, 160], [20, 25, 40]), "machine": "Test CPU",
+             "measured_at": "2026-12-01 15:29 UTC"}
+    monkeypatch.setattr(over_seeds, "race", lambda: raced)
     output = tmp_path / "bench.json"
     assert bench.main(["book/01_a.ipynb", "--output", str(output), "--skip-book"]) == 0
     stored = json.loads(output.read_text())["race"]
     assert stored["ratio"]["median"] == pytest.approx(7.2)
-    assert stored["machine"]
+    assert over_seeds.table(stored).endswith("Raced on Test CPU, 2026-12-01 15:29 UTC.")
