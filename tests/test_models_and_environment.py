@@ -190,3 +190,31 @@ def test_the_makefile_quiets_the_runs_it_compares_or_times():
             ["make", "-n", "-p", target], capture_output=True, text=True, check=False
         ).stdout
         assert f"{target}: IMAGE_BOOK_PROGRESS := 0" in printed.splitlines(), target
+
+
+def test_numpy_input_without_autotune_only_on_tensorflow_and_keeps_the_batches():
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    from helpers.environment import NO_AUTOTUNE_MARK, numpy_input_without_autotune
+
+    numpy_input_without_autotune()  # a second call wraps nothing again
+    wrapped = getattr(ArrayDataAdapter.get_tf_dataset, NO_AUTOTUNE_MARK, False)
+    if ENV.backend != "tensorflow":
+        # JAX and PyTorch read NumPy input without tf.data: nothing to switch off
+        assert not wrapped
+        return
+    import tensorflow as tf
+
+    assert wrapped
+    images = np.arange(50 * 4, dtype="float32").reshape(50, 4)
+    labels = np.arange(50)
+    untuned = ArrayDataAdapter(images, labels, batch_size=8, shuffle=False).get_tf_dataset()
+    assert untuned.options().autotune.enabled is False
+    tuned = ArrayDataAdapter.get_tf_dataset.__wrapped_original__(
+        ArrayDataAdapter(images, labels, batch_size=8, shuffle=False)
+    )
+    assert tuned.options().autotune.enabled is not False
+    for (a, b), (c, d) in zip(untuned, tuned, strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    assert isinstance(untuned, tf.data.Dataset)
