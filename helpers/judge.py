@@ -7,6 +7,7 @@ once and caches its weights, so the section that runs second reuses it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,7 +18,8 @@ import numpy as np
 
 from helpers.checks import positive_int, random_seed, uint8_digits
 from helpers.environment import training_verbosity
-from helpers.models import fast_cnn, feature_extractor, one_cycle_schedule
+from helpers.models import feature_extractor
+from helpers.race import RACE_RECIPE, race_cnn
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -69,14 +71,31 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 class DigitJudge:
     """Scores generated digits with a trained MNIST classifier (Sections 4.3 and 4.4).
 
-    ``classifier`` is a softmax classifier of uint8 28x28 digits with a layer named
-    ``feature_layer`` (a :func:`fast_cnn`); ``real_images`` are the real digits the Fréchet
-    distance compares with (the MNIST test set). Their features are computed once, here.
+    ``classifier`` is a softmax classifier of uint8 28x28 digits (the one
+    :func:`judge_classifier` trains); the Fréchet distance compares the outputs of its layer
+    named ``feature_layer``, by default its last ``Flatten`` layer (for that classifier, the
+    800 numbers of its pooled convolutional feature maps, 5x5x32). ``real_images`` are the
+    real digits the Fréchet distance compares with (the MNIST test set). Their features are
+    computed once, here.
     """
 
     def __init__(
-        self, classifier: keras.Model, real_images: np.ndarray, feature_layer: str = "features"
+        self, classifier: keras.Model, real_images: np.ndarray, feature_layer: str | None = None
     ) -> None:
+        if not isinstance(classifier, keras.Model) or len(classifier.layers) < 2:
+            raise ValueError(
+                "classifier must be a keras.Model with at least two layers, got "
+                f"{type(classifier).__name__}"
+            )
+        if feature_layer is None:
+            flattened = [each for each in classifier.layers
+                         if isinstance(each, keras.layers.Flatten)]
+            if not flattened:
+                raise ValueError(
+                    f"classifier {classifier.name!r} has no Flatten layer; name the layer "
+                    "whose outputs are the features with feature_layer"
+                )
+            feature_layer = flattened[-1].name
         self.classifier = classifier
         self.features = feature_extractor(classifier, feature_layer)
         self.real_features = self.features.predict(
@@ -134,22 +153,24 @@ def judge_classifier(
     train_images: object,
     train_labels: object,
     *,
-    epochs: int = 2,
-    batch_size: int = 128,
+    epochs: int = RACE_RECIPE.epochs,
+    batch_size: int = RACE_RECIPE.batch_size,
     seed: int = 0,
     cache: bool = True,
     data_dir: str | os.PathLike | None = None,
 ) -> tuple[keras.Model, bool]:
     """The classifier behind Sections 4.3 and 4.4's :class:`DigitJudge`, trained once.
 
-    The recipe: ``keras.utils.set_random_seed(seed)``, a :func:`fast_cnn`, and ``epochs``
-    epochs of Adam with :func:`one_cycle_schedule` at ``batch_size`` on ``train_images``
-    (uint8, shape (n, 28, 28) or (n, 28, 28, 1)) and ``train_labels`` (digits 0 to 9).
+    The recipe is Section 4.1's race recipe (:data:`helpers.race.RACE_RECIPE`):
+    ``keras.utils.set_random_seed(seed)``, a :func:`helpers.race.race_cnn`, and ``epochs``
+    epochs (2) at ``batch_size`` (256) of Adam with beta_1 0.7, beta_2 0.9 and a one-cycle
+    schedule peaking at 0.01, on ``train_images`` (uint8, shape (n, 28, 28) or
+    (n, 28, 28, 1)) and ``train_labels`` (digits 0 to 9).
 
     Both sections need the same network, so with ``cache=True`` its weights are kept under
     ``helpers.data.model_directory(data_dir)``, in a file named after a hash of
     the recipe, the data, the Keras version and the backend: the section that runs second
-    loads them instead of training for another minute. The file is written whole or not at
+    loads them instead of training again. The file is written whole or not at
     all; one that cannot be read is reported with a warning, removed and trained again.
     Returns ``(classifier, loaded_from_cache)``, the classifier compiled with the accuracy
     metric either way, so ``classifier.evaluate`` works on it.
@@ -164,8 +185,8 @@ def judge_classifier(
     from helpers.data import array_sha256, model_directory, replaced_whole
 
     recipe = {
-        "model": "fast_cnn",
-        "optimizer": "adam + one_cycle_schedule",
+        "model": "race_cnn",
+        "optimizer": "adam(0.7, 0.9) + one_cycle_schedule(peak 0.01)",
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,
@@ -177,18 +198,18 @@ def judge_classifier(
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = model_directory(data_dir) / f"judge-{key}.weights.h5"
 
-    steps = epochs * int(np.ceil(len(images) / batch_size))
+    training = dataclasses.replace(RACE_RECIPE, epochs=epochs, batch_size=batch_size)
 
     def compiled(classifier: keras.Model) -> keras.Model:
         classifier.compile(
-            optimizer=keras.optimizers.Adam(one_cycle_schedule(steps)),
+            optimizer=training.optimizer(len(images)),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
         return classifier
 
     if cache and path.exists():
-        classifier = fast_cnn(name="judge")  # the file holds the layers' weights only
+        classifier = race_cnn(name="judge")  # the file holds the layers' weights only
         try:
             classifier.load_weights(path)
         except Exception as error:  # a truncated or foreign file: train again
@@ -201,11 +222,11 @@ def judge_classifier(
             return compiled(classifier), True
 
     keras.utils.set_random_seed(seed)
-    classifier = compiled(fast_cnn(name="judge"))
+    classifier = compiled(race_cnn(name="judge"))
     classifier.fit(images, labels, epochs=epochs, batch_size=batch_size,
                    verbose=training_verbosity())
     if cache:
-        weights_only = fast_cnn(name="judge")  # without the optimizer's state
+        weights_only = race_cnn(name="judge")  # without the optimizer's state
         weights_only.set_weights(classifier.get_weights())
         with replaced_whole(path, suffix=".part.weights.h5") as temporary:
             weights_only.save_weights(temporary)

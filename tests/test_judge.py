@@ -215,3 +215,13 @@ def test_digit_judge_reports_histogram_confidence_distance_and_per_digit():
         judge(dark.astype("float32"))
     with pytest.raises(ValueError, match=r"wanted must give one digit per image, shape \(10,\)"):
         judge(dark, wanted=[0, 1])
+
+
+def test_the_judge_is_the_race_network_read_at_its_convolutional_features(digits):
+    images, labels = digits
+    classifier, _ = judge_classifier(images, labels, cache=False, **RECIPE)
+    assert classifier.count_params() == 422_810  # helpers.race.race_cnn
+    judge = DigitJudge(classifier, images)
+    assert judge.features.output.shape == (None, 800)  # its flattened 5x5x32 feature maps
+    with pytest.raises(ValueError, match="classifier must be a keras.Model"):
+        DigitJudge("not a model", images)
