@@ -90,8 +90,9 @@ def numpy_input_without_autotune() -> None:
     Keras wraps NumPy arrays in a ``tf.data`` pipeline whose batch gathering and prefetching
     are ``AUTOTUNE``d. On a 2-core CPU the autotuner's extra threads compete with training for
     the two cores: measured on a 2-core AMD EPYC (TensorFlow 2.21, Keras 3.15), two epochs of
-    ``small_cnn`` on 60,000 MNIST images took 63 to 83 s with it and 46 to 48 s without, the
-    slowdown coming as a stall of 10 to 20 s at some point of each epoch. The same batches
+    ``small_cnn`` on 60,000 MNIST images (batch 128) took 63 to 83 s with it and 46 to 49 s
+    without, in a script and in a notebook kernel alike, the slowdown coming as a stall of
+    10 to 20 s somewhere in an epoch. The same batches
     come in the same order either way (the pipeline is deterministic), so only the time
     changes. This switches the autotuner off for that pipeline (Keras'
     ``ArrayDataAdapter.get_tf_dataset``, wrapped once); :func:`prepare` calls it. JAX and
