@@ -81,9 +81,6 @@ def _accelerators(backend: str) -> tuple[str, ...]:
     return ()
 
 
-NO_AUTOTUNE_MARK = "_image_book_without_autotune"
-
-
 def numpy_input_without_autotune() -> None:
     """On TensorFlow, feed NumPy arrays to ``fit``, ``evaluate`` and ``predict`` untuned.
 
@@ -92,10 +89,10 @@ def numpy_input_without_autotune() -> None:
     the two cores: measured on a 2-core AMD EPYC (TensorFlow 2.21, Keras 3.15), two epochs of
     ``small_cnn`` on 60,000 MNIST images (batch 128) took 63 to 83 s with it and 46 to 49 s
     without, in a script and in a notebook kernel alike, the slowdown coming as a stall of
-    10 to 20 s somewhere in an epoch. The same batches
-    come in the same order either way (the pipeline is deterministic), so only the time
-    changes. This switches the autotuner off for that pipeline (Keras'
-    ``ArrayDataAdapter.get_tf_dataset``, wrapped once); :func:`prepare` calls it. JAX and
+    10 to 20 s somewhere in an epoch. The same batches come in the same order either way
+    (the pipeline is deterministic), so only the time changes. This switches the autotuner
+    off for that pipeline (Keras' ``ArrayDataAdapter.get_tf_dataset``, wrapped once; the
+    original stays reachable as ``__wrapped_original__``); :func:`prepare` calls it. JAX and
     PyTorch do not use ``tf.data`` for NumPy input, so there it does nothing.
     """
     import keras
@@ -106,7 +103,7 @@ def numpy_input_without_autotune() -> None:
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 
     tuned = ArrayDataAdapter.get_tf_dataset
-    if getattr(tuned, NO_AUTOTUNE_MARK, False):
+    if hasattr(tuned, "__wrapped_original__"):
         return
 
     def get_tf_dataset(self):
@@ -114,7 +111,6 @@ def numpy_input_without_autotune() -> None:
         options.autotune.enabled = False
         return tuned(self).with_options(options)
 
-    setattr(get_tf_dataset, NO_AUTOTUNE_MARK, True)
     get_tf_dataset.__doc__ = tuned.__doc__
     get_tf_dataset.__wrapped_original__ = tuned
     ArrayDataAdapter.get_tf_dataset = get_tf_dataset

@@ -195,10 +195,10 @@ def test_the_makefile_quiets_the_runs_it_compares_or_times():
 def test_numpy_input_without_autotune_only_on_tensorflow_and_keeps_the_batches():
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 
-    from helpers.environment import NO_AUTOTUNE_MARK, numpy_input_without_autotune
+    from helpers.environment import numpy_input_without_autotune
 
     numpy_input_without_autotune()  # a second call wraps nothing again
-    wrapped = getattr(ArrayDataAdapter.get_tf_dataset, NO_AUTOTUNE_MARK, False)
+    wrapped = hasattr(ArrayDataAdapter.get_tf_dataset, "__wrapped_original__")
     if ENV.backend != "tensorflow":
         # JAX and PyTorch read NumPy input without tf.data: nothing to switch off
         assert not wrapped
