@@ -42,6 +42,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip check
+	@# no "would you like to get Jupyter news?" pop-up at a reader's first `make lab`
+	$(BIN)/jupyter labextension disable --level=sys_prefix \
+	    "@jupyterlab/apputils-extension:announcements" >/dev/null
 	@touch $(STAMP)
 
 # The other two Keras backends, each in its own venv (.venv-jax, .venv-torch) with the same
@@ -51,6 +54,8 @@ $(STAMP): requirements.txt pyproject.toml
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip==26.3
 	.venv-$*/bin/python -m pip install --quiet -r requirements-$*.txt
 	.venv-$*/bin/python -m pip check
+	.venv-$*/bin/jupyter labextension disable --level=sys_prefix \
+	    "@jupyterlab/apputils-extension:announcements" >/dev/null
 	@touch $@
 
 venv: $(STAMP)
@@ -104,14 +109,13 @@ BACKEND ?= tensorflow
 LAB_VENV := $(if $(filter tensorflow,$(BACKEND)),$(VENV),.venv-$(BACKEND))
 
 lab: $(LAB_VENV)/.installed
-	@# no "would you like to get Jupyter news?" pop-up at a reader's first start
-	@$(LAB_VENV)/bin/jupyter labextension disable --level=sys_prefix \
-	    "@jupyterlab/apputils-extension:announcements" >/dev/null 2>&1 || true
 	KERAS_BACKEND=$(BACKEND) $(LAB_VENV)/bin/jupyter lab book/01_background.ipynb
 
 execute: $(STAMP) data
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=900 $(or $(NB),$(NOTEBOOKS))
+	@# the numbers the prose quotes, stored with its cells for JupyterLab (helpers.prose)
+	$(PY) -m booktools.expressions $(or $(NB),$(NOTEBOOKS))
 
 bench: $(STAMP) data
 	$(PY) -m booktools.bench $(BENCH_ARGS)

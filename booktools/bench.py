@@ -7,8 +7,9 @@ as failed, with its error's last line, and the others still run: a failure never
 run. A notebook can also hand the bench numbers it measured (Section 4.1's race to 99 % test
 accuracy, for example) by defining a dict ``bench_results`` that maps a description to a
 number; they are stored with its run. The
-appendix page "Run times" and each chapter's opening read the same file, so the times the book
-states are measured, not typed.
+appendix page "Run times" reads the same file, and the bench writes each chapter's run-time
+line from it (plain text in the opening cell, so JupyterLab shows it as the website does), so
+the times the book states are measured, not typed.
 """
 
 from __future__ import annotations
@@ -302,6 +303,63 @@ def run_time_sentence(data: Mapping[str, object], notebook: str) -> str:
     raise ValueError(f"no measurement for {notebook!r}; measured notebooks: {known}")
 
 
+RUN_TIME_LINE = "**Run time.** "
+"""How the line in each chapter's opening cell starts that :func:`write_run_time_lines` writes."""
+
+
+def _run_time_line_index(lines: list[str], notebook: str) -> int:
+    found = [index for index, line in enumerate(lines) if line.startswith(RUN_TIME_LINE)]
+    if len(found) != 1:
+        raise ValueError(
+            f"{notebook}: its opening cell must have exactly one line starting with "
+            f"{RUN_TIME_LINE!r}, found {len(found)}"
+        )
+    return found[0]
+
+
+def run_time_line(data: Mapping[str, object], notebook: str) -> str:
+    """The opening cell's run-time line for ``notebook``, as plain Markdown (no substitution,
+    so that JupyterLab shows the same sentence as the website)."""
+    return RUN_TIME_LINE + " ".join(run_time_sentence(data, notebook).split())
+
+
+def write_run_time_lines(data: Mapping[str, object], book: Path = ROOT / "book") -> None:
+    """Rewrite every measured chapter's run-time line from ``data`` (a bench file's content)."""
+    from booktools import notebooks
+
+    for run in data["notebooks"]:
+        path = book / f"{run['notebook']}.ipynb"
+        if not path.is_file():
+            continue
+        content = notebooks.read(path)
+        lines = "".join(content["cells"][0]["source"]).split("\n")
+        lines[_run_time_line_index(lines, run["notebook"])] = run_time_line(data, run["notebook"])
+        text = "\n".join(lines)
+        content["cells"][0]["source"] = text.splitlines(keepends=True)
+        notebooks.write(path, content)
+
+
+def run_time_line_problems(data: Mapping[str, object], book: Path = ROOT / "book") -> list[str]:
+    """Chapters whose run-time line is not the one ``data`` gives (empty: none)."""
+    from booktools import notebooks
+
+    problems = []
+    for path in sorted(book.glob("[0-9]*.ipynb")):
+        lines = "".join(notebooks.read(path)["cells"][0]["source"]).split("\n")
+        try:
+            line = lines[_run_time_line_index(lines, path.stem)]
+            wanted = run_time_line(data, path.stem)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if line != wanted:
+            problems.append(
+                f"{path.stem}: its run-time line is not the last bench's; run "
+                "`python -m booktools.bench --lines-only` (it rewrites them from book/bench.json)"
+            )
+    return problems
+
+
 def _time_book_build() -> float:
     """Seconds for a clean `jupyter-book build` (what `make book` does on a fresh clone)."""
     import tempfile
@@ -343,7 +401,14 @@ def main(argv: list[str] | None = None) -> int:
         "--update", action="store_true",
         help="keep the other notebooks' entries of the existing file; replace only those run now",
     )
+    parser.add_argument(
+        "--lines-only", action="store_true",
+        help="run nothing: rewrite each chapter's run-time line from the existing file",
+    )
     args = parser.parse_args(argv)
+    if args.lines_only:
+        write_run_time_lines(load(args.output))
+        return 0
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     clear_model_cache()
     measurements = []
@@ -377,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     output = Path(args.output)
     output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")  # keep them first
+    if output.resolve() == DEFAULT_OUTPUT.resolve():
+        write_run_time_lines(data)
     problems = over_budget(measurements, total_budget_s=total_budget)
     if not args.skip_race:
         from booktools import race

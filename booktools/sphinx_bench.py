@@ -1,9 +1,11 @@
 """A Sphinx extension that puts the measured run times of ``book/bench.json`` into the pages.
 
-It defines MyST substitutions at build time, so a page writes ``{{ run_time_01_background }}``
-or ``{{ bench_table }}`` and the site shows the latest numbers from ``make bench`` without the
-notebooks being re-run. A missing or unreadable bench file is a build warning (an error under
-``-W``), never a silently empty sentence.
+It defines MyST substitutions at build time, so the run-times page writes ``{{ bench_table }}``
+and the site shows the latest numbers from ``make bench`` without the notebooks being re-run.
+(A chapter's own run-time line is plain text that the bench writes into its opening cell, so
+that JupyterLab shows it too: ``booktools.bench.write_run_time_lines``.) A missing or
+unreadable bench file is a build warning (an error under ``-W``), never a silently empty
+sentence.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ logger = logging.getLogger(__name__)
 def substitutions(data: dict[str, Any]) -> dict[str, str]:
     """The substitution names and texts made from one bench file."""
     values: dict[str, str] = {}
-    for run in data["notebooks"]:
-        values[f"run_time_{run['notebook']}"] = bench.run_time_sentence(data, run["notebook"])
     described = data["machine"]
     versions = ", ".join(f"{name} {number}" for name, number in described["versions"].items())
     values["bench_machine"] = (

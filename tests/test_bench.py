@@ -139,7 +139,7 @@ def test_sphinx_substitutions_come_from_the_bench_file():
         keras_backend="tensorflow", versions={"keras": "3.15.1"},
     )
     values = substitutions(data)
-    assert values["run_time_01_background"].startswith("Measured run time: 2.5 minutes")
+    assert not any(name.startswith("run_time_") for name in values)  # plain text in chapters
     assert values["bench_table"] == bench.report(data)
     assert values["bench_results_table"].startswith("No notebook recorded")
     assert values["bench_total_minutes"] == "2.5"
@@ -244,3 +244,28 @@ def test_the_bench_file_records_the_budget_of_its_cpu(tmp_path, monkeypatch):
     quick = ["--skip-book", "--skip-race"]
     assert bench.main(["book/01_a.ipynb", "--output", str(output), *quick]) == 1
     assert bench.load(output)["budgets"]["total_s"] == 1500
+
+
+def test_run_time_lines_are_written_into_the_opening_cell_and_checked(tmp_path):
+    from booktools import notebooks
+
+    data = _data([Measurement("01_background", 150.0, 2**30)])
+    path = tmp_path / "01_background.ipynb"
+    notebooks.write(path, {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {},
+                                      "source": ["# 1. Title\n", "\n", "**Run time.** old\n",
+                                                 "More words."]}],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert "not the last bench's" in bench.run_time_line_problems(data, tmp_path)[0]
+    bench.write_run_time_lines(data, tmp_path)
+    source = "".join(notebooks.read(path)["cells"][0]["source"])
+    assert source == (
+        "# 1. Title\n\n**Run time.** " + bench.run_time_sentence(data, "01_background")
+        + "\nMore words."
+    )
+    assert bench.run_time_line_problems(data, tmp_path) == []
+    notebooks.write(path, {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {},
+                                      "source": ["no line"]}],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert "exactly one line starting with '**Run time.** ', found 0" in (
+        bench.run_time_line_problems(data, tmp_path)[0]
+    )

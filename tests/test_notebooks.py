@@ -13,26 +13,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from booktools import bench, expressions
 from tests.nbval_tolerance import tolerance_from_tags
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 IGNORED_SHARE = 0.15  # at most this share of a notebook's code cells may go uncompared
-GLUE_ROLE = re.compile(r"\{glue(?::text|:md|:any)?\}`([^`]+)`")
 
 
 def _code_cells(path: Path) -> list:
     notebook = nbformat.read(path, as_version=4)
     return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
-
-
-def _glued_keys(path: Path) -> set[str]:
-    return {
-        output.metadata["scrapbook"]["name"]
-        for cell in _code_cells(path)
-        for output in cell.get("outputs", [])
-        if "scrapbook" in output.get("metadata", {})
-    }
 
 
 def test_there_are_notebooks():
@@ -75,17 +66,30 @@ def test_no_reader_notebook_reads_the_bench(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_glued_number_the_prose_quotes_is_stored(path):
+def test_every_number_the_prose_quotes_is_glued_and_stored_for_jupyterlab(path):
+    """Each ``{eval}`glued.name``` names a glued output, and the cell stores its value."""
+    assert expressions.check(path) == []
+
+
+JUPYTERLAB_UNREADABLE = re.compile(r"\{glue(?::\w+)?\}`|\{doc\}`|\{cite(?::\w+)?\}`|\{\{")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_prose_uses_no_markup_that_jupyterlab_shows_raw(path):
+    """No glue role, ``{doc}``, ``{cite}`` or ``{{ substitution }}``: JupyterLab shows them as
+    written (tests/test_jupyterlab.py looks at the rendered page itself)."""
     notebook = nbformat.read(path, as_version=4)
-    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
-    missing = []
-    for reference in GLUE_ROLE.findall(prose):  # "key", "key:.3f", "other.ipynb::key:.3f"
-        document, _, rest = reference.rpartition("::")
-        key = rest.split(":")[0]
-        source = BOOK / document if document else path
-        if not source.exists() or key not in _glued_keys(source):
-            missing.append(reference)
-    assert missing == [], f"the prose quotes glue keys that no stored output holds: {missing}"
+    found = [
+        (index, match.group(0))
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "markdown"
+        for match in JUPYTERLAB_UNREADABLE.finditer(cell.source)
+    ]
+    assert found == [], f"write a Markdown link, an (author, year) link or {{eval}}: {found}"
+
+
+def test_every_chapter_opens_with_the_last_benchs_run_time():
+    assert bench.run_time_line_problems(bench.load()) == []
 
 
 def _fit_calls(source: str):
