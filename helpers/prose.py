@@ -107,6 +107,7 @@ class Glued:
         return values[name]
 
 
+#: This kernel's glued values; the chapters' prose reads them as ``{eval}`glued.name```.
 glued = Glued()
 
 

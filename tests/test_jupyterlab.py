@@ -20,9 +20,10 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.test_site import CHROMIUM, CHROMIUM_ARGS
+from tests import test_site
 
 pytestmark = pytest.mark.browser
+browser = test_site.browser  # the same Chromium fixture as the website's tests
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ["01_background", "03_algorithms", "04_4_conditional_gan", "06_1_faq"]
@@ -76,20 +77,6 @@ def lab_url(tmp_path_factory):
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is needed for the JupyterLab tests; not at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 def _bib_keys() -> list[str]:
