@@ -8,6 +8,7 @@ the backend.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from helpers.checks import positive_int
@@ -145,3 +146,19 @@ def one_cycle_schedule(
         decay_steps=steps - warmup_steps,
         alpha=float(alpha),
     )
+
+
+def accuracy(model: keras.Model, images: object, labels: object, batch_size: int = 1000) -> float:
+    """The share of ``images`` whose highest-scoring class is their label.
+
+    Chapter 1 writes this as ``test_accuracy`` and checks it against this function; the later
+    chapters call it. Works on probabilities and on logits alike (only the largest counts).
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"labels must be one class per image: got labels of shape {labels.shape} for "
+            f"{len(images)} images"
+        )
+    scores = model.predict(images, batch_size=positive_int("batch_size", batch_size), verbose=0)
+    return float(np.mean(scores.argmax(axis=1) == labels))

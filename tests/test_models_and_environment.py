@@ -218,3 +218,17 @@ def test_numpy_input_without_autotune_only_on_tensorflow_and_keeps_the_batches()
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
     assert isinstance(untuned, tf.data.Dataset)
+
+
+def test_accuracy_counts_the_largest_score_and_checks_its_labels():
+    from helpers.models import accuracy
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))  # the scores are the input
+    scores = np.array([[0.1, 0.7, 0.2], [2.0, -1.0, 0.0], [0.0, 0.0, 5.0], [1.0, 3.0, 2.0]])
+    assert accuracy(model, scores, [1, 0, 2, 0]) == 0.75
+    assert accuracy(model, scores, np.array([1, 0, 2, 1]), batch_size=3) == 1.0
+    with pytest.raises(ValueError, match=r"one class per image: got labels of shape \(3,\)"):
+        accuracy(model, scores, [1, 0, 2])
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        accuracy(model, scores, [1, 0, 2, 0], batch_size=0)
