@@ -58,7 +58,11 @@ def expected(path: Path) -> tuple[dict[int, list[dict]], list[str]]:
                 problems.append(f"{path.name}, cell {index}: {exc}")
                 continue
             if chapter not in values:
-                values[chapter] = committed_values(chapter)
+                try:
+                    values[chapter] = committed_values(chapter)
+                except FileNotFoundError as exc:
+                    problems.append(f"{path.name}, cell {index}: {expression}: {exc}")
+                    continue
             if name not in values[chapter]:
                 problems.append(
                     f"{path.name}, cell {index}: {expression} quotes {name!r}, which no output "

@@ -105,8 +105,10 @@ def test_update_stores_the_values_and_check_catches_a_stale_one(tmp_path):
 
 
 def test_a_name_no_output_glues_is_a_problem(tmp_path):
-    path = _notebook(tmp_path, "See {eval}`glued.missing` and {eval}`len(x)`.", {"acc": "1"})
+    path = _notebook(tmp_path, 'See {eval}`glued.missing`, {eval}`len(x)` and '
+                     '{eval}`glued.of("09_absent", "acc")`.', {"acc": "1"})
     problems = expressions.update(path)
+    assert any("no notebook at" in p and "09_absent" in p for p in problems)
     assert any("quotes 'missing', which no output of 09_test glues" in p for p in problems)
     assert any("unsupported inline expression 'len(x)'" in p for p in problems)
     assert expressions.main(["--check", str(path)]) == 1
