@@ -14,6 +14,7 @@ not support, or a name no output glued (a unit test runs the check over every ch
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import sys
 from pathlib import Path
@@ -41,13 +42,14 @@ def parse(expression: str) -> tuple[str | None, str]:
     )
 
 
-def expected(path: Path) -> tuple[dict[int, list[dict]], list[str]]:
-    """The ``user_expressions`` each Markdown cell should store (by cell index), and problems."""
-    notebook = read(path)
+def _with_expressions(path: Path) -> tuple[dict, dict, list[str]]:
+    """The notebook as committed, the same with every Markdown cell's ``user_expressions``
+    set from its glued outputs, and the problems found."""
+    current = read(path)
+    updated = copy.deepcopy(current)
     values = {None: committed_values(path)}
-    stored: dict[int, list[dict]] = {}
     problems: list[str] = []
-    for index, cell in enumerate(notebook["cells"]):
+    for index, cell in enumerate(updated["cells"]):
         if cell["cell_type"] != "markdown":
             continue
         entries: list[dict] = []
@@ -78,19 +80,17 @@ def expected(path: Path) -> tuple[dict[int, list[dict]], list[str]]:
                 },
             })
         if entries:
-            stored[index] = entries
-    return stored, problems
+            cell.setdefault("metadata", {})["user_expressions"] = entries
+        else:
+            cell.get("metadata", {}).pop("user_expressions", None)
+    return current, updated, problems
 
 
 def check(path: Path) -> list[str]:
     """What is wrong with the stored expressions of one notebook (empty: nothing)."""
-    stored, problems = expected(path)
-    notebook = read(path)
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "markdown":
-            continue
-        have = cell.get("metadata", {}).get("user_expressions")
-        if have != stored.get(index):
+    current, updated, problems = _with_expressions(path)
+    for index, (old, new) in enumerate(zip(current["cells"], updated["cells"], strict=True)):
+        if old != new:
             problems.append(
                 f"{path.name}, cell {index}: stored user_expressions differ from the values its "
                 "outputs glue; run `python -m booktools.expressions` on it"
@@ -100,16 +100,8 @@ def check(path: Path) -> list[str]:
 
 def update(path: Path) -> list[str]:
     """Write every Markdown cell's ``user_expressions``; return the problems found."""
-    stored, problems = expected(path)
-    notebook = read(path)
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "markdown":
-            continue
-        if index in stored:
-            cell.setdefault("metadata", {})["user_expressions"] = stored[index]
-        else:
-            cell.get("metadata", {}).pop("user_expressions", None)
-    write(path, notebook)
+    _, updated, problems = _with_expressions(path)
+    write(path, updated)
     return problems
 
 
