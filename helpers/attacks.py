@@ -2,8 +2,8 @@
 
 * :func:`fgsm` (Goodfellow et al., 2015) and :func:`pgd` (Madry et al., 2018) move each pixel
   by at most ``epsilon`` in the direction that raises the cross-entropy loss, using the input
-  gradient of :func:`helpers.gradients.input_gradient` (TensorFlow in the test suite; JAX and
-  PyTorch checked by hand, see :mod:`helpers.gradients`).
+  gradient of :func:`helpers.gradients.input_gradient` (on every backend; the unit tests run
+  on all three).
 * :func:`per_example_loss` and :func:`loss_threshold_attack` measure how much a model leaks
   about its training set: an attacker who guesses "member" when the loss is low (Yeom et al.,
   2018) does better than a coin flip exactly when the model fits its training images better
@@ -19,19 +19,14 @@ Import this module after :func:`helpers.environment.prepare` has chosen the back
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from helpers.checks import positive_int, random_seed
-from helpers.gradients import (
-    _as_images,
-    _as_labels,
-    _single_input_and_output,
-    input_gradient,
-)
+from helpers.checks import class_indices, classifier_shapes, model_images, positive_int, random_seed
+from helpers.gradients import input_gradient
 
 __all__ = ["MembershipAttack", "fgsm", "loss_threshold_attack", "per_example_loss", "pgd"]
 
@@ -59,9 +54,9 @@ def _non_negative(name: str, value: object) -> float:
 def _prepare(
     model: keras.Model, images: object, labels: object, pixel_range: object
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    expected, num_classes = _single_input_and_output(model)
-    array = _as_images(model, images, expected)
-    targets = _as_labels("labels", labels, len(array), num_classes)
+    expected, num_classes = classifier_shapes(model)
+    array = model_images(model, images, expected)
+    targets = class_indices("labels", labels, len(array), num_classes)
     if np.ndim(labels) == 0:
         raise ValueError(f"labels must hold one label per image ({len(array)}), got {labels!r}")
     low, high = _check_range(pixel_range)
@@ -165,9 +160,9 @@ def per_example_loss(
     ``keras.losses.sparse_categorical_crossentropy`` on ``model.predict``, which clips
     probabilities to ``[1e-7, 1 - 1e-7]``, so no loss exceeds about 16.1.
     """
-    expected, num_classes = _single_input_and_output(model)
-    array = _as_images(model, images, expected)
-    targets = _as_labels("labels", labels, len(array), num_classes)
+    expected, num_classes = classifier_shapes(model)
+    array = model_images(model, images, expected)
+    targets = class_indices("labels", labels, len(array), num_classes)
     if np.ndim(labels) == 0:
         raise ValueError(f"labels must hold one label per image ({len(array)}), got {labels!r}")
     if not isinstance(from_logits, bool):
@@ -188,7 +183,7 @@ def per_example_loss(
     return keras.ops.convert_to_numpy(losses).astype("float64")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MembershipAttack:
     """What the loss-threshold membership attack achieves.
 
@@ -196,11 +191,26 @@ class MembershipAttack:
     guessing, 1 perfect). ``threshold``: guess "member" when ``loss <= threshold``; it is
     the threshold with the best ``balanced_accuracy`` (the mean of the true-positive and
     true-negative rates, so unequal group sizes do not flatter it).
+    ``false_positive_rates`` and ``true_positive_rates``: the ROC curve itself, one point per
+    threshold (``sklearn.metrics.roc_curve`` with ``drop_intermediate=False``), from accusing
+    no one to accusing everyone; :meth:`true_positive_rate_at` reads it at one
+    false-positive rate.
     """
 
     auc: float
     threshold: float
     balanced_accuracy: float
+    false_positive_rates: np.ndarray = field(repr=False)
+    true_positive_rates: np.ndarray = field(repr=False)
+
+    def true_positive_rate_at(self, false_positive_rate: float) -> float:
+        """The share of members caught when at most ``false_positive_rate`` of others are."""
+        if isinstance(false_positive_rate, bool) or not 0 <= false_positive_rate <= 1:
+            raise ValueError(
+                f"false_positive_rate must be a number from 0 to 1, got {false_positive_rate!r}"
+            )
+        allowed = self.false_positive_rates <= false_positive_rate
+        return float(self.true_positive_rates[allowed].max())
 
     def __repr__(self) -> str:
         return (
@@ -227,8 +237,8 @@ def loss_threshold_attack(member_losses: object, nonmember_losses: object) -> Me
     model was trained on, ``nonmember_losses`` on images it never saw; the groups may differ
     in size. Returns a :class:`MembershipAttack` with the ROC AUC
     (``sklearn.metrics.roc_auc_score`` with membership score ``-loss``) and the best
-    balanced-accuracy threshold. Tied losses count as half right, so two identical groups
-    give an AUC of exactly 0.5.
+    balanced-accuracy threshold, and the ROC curve. Tied losses count as half right, so two
+    identical groups give an AUC of exactly 0.5.
     """
     members = _losses("member_losses", member_losses)
     others = _losses("nonmember_losses", nonmember_losses)
@@ -239,5 +249,9 @@ def loss_threshold_attack(member_losses: object, nonmember_losses: object) -> Me
     balanced = (tpr + 1.0 - fpr) / 2.0
     best = int(np.argmax(balanced))
     return MembershipAttack(
-        auc=auc, threshold=float(-thresholds[best]), balanced_accuracy=float(balanced[best])
+        auc=auc,
+        threshold=float(-thresholds[best]),
+        balanced_accuracy=float(balanced[best]),
+        false_positive_rates=fpr,
+        true_positive_rates=tpr,
     )

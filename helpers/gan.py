@@ -8,6 +8,7 @@ module after :func:`helpers.environment.prepare` has chosen the backend.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -121,6 +122,35 @@ def from_gan_range(images: object) -> np.ndarray:
     """Generator output in [-1, 1] -> uint8 images in 0..255 (what the classifiers take)."""
     images = np.asarray(keras.ops.convert_to_numpy(images), dtype="float32")
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype("uint8")
+
+
+def shuffled_batches(
+    count: int, batch_size: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Endless batches of indices into ``count`` examples, for a GAN's training loop.
+
+    Each pass over the examples is a fresh ``rng.permutation(count)``, cut into whole batches
+    of ``batch_size``; the few examples left at the end of a pass wait for the next one. The
+    first permutation is drawn at the first ``next()``, so ``rng`` is used exactly as by the
+    loop Sections 4.3 and 4.4 would otherwise write out.
+    """
+    count = positive_int("count", count)
+    batch_size = positive_int("batch_size", batch_size)
+    if batch_size > count:
+        raise ValueError(f"batch_size ({batch_size}) must not exceed count ({count})")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+            f"{type(rng).__name__}"
+        )
+
+    def passes() -> Iterator[np.ndarray]:
+        while True:
+            order = rng.permutation(count)
+            for start in range(0, count - batch_size + 1, batch_size):
+                yield order[start:start + batch_size]
+
+    return passes()  # a generator inside, so that bad arguments fail here, not at next()
 
 
 class GANTrainer:

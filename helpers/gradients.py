@@ -6,12 +6,10 @@ PyTorch runs ``torch.autograd``). So the book's notebooks never differentiate th
 call :func:`input_gradient` or :func:`grad_cam`, which reach one private function,
 :func:`_gradient_of_score`, that dispatches on ``keras.backend.backend()``.
 
-Only the TensorFlow branch is exercised by ``make test`` (the pinned environment installs no
-other backend). The JAX and PyTorch branches follow the Keras 3 documentation
-(``Layer.stateless_call`` with ``jax.grad``; ``torch.autograd.grad`` on a leaf tensor). They
-were checked once, by hand, in a separate environment with JAX 0.10.2 and PyTorch 2.13: the
-tests of ``gradients``, ``interpret`` and ``attacks`` all passed with ``KERAS_BACKEND=jax`` and
-with ``KERAS_BACKEND=torch``. Run those test files the same way after changing this module.
+The JAX and PyTorch branches follow the Keras 3 documentation (``Layer.stateless_call`` with
+``jax.grad``; ``torch.autograd.grad`` on a leaf tensor). ``make test`` runs the unit tests on all
+three backends (``make unit-jax unit-torch``, each in its own virtual environment), so every
+branch is checked against the others and against finite differences.
 
 Import this module after :func:`helpers.environment.prepare` has chosen the backend. Images
 are channels-last, ``(batch, height, width, channels)``, in the model's own input units (the
@@ -26,7 +24,7 @@ from typing import Literal
 import keras
 import numpy as np
 
-from helpers.checks import positive_int
+from helpers.checks import class_indices, classifier_shapes, model_images, positive_int
 
 __all__ = ["SUPPORTED_BACKENDS", "grad_cam", "input_gradient"]
 
@@ -118,80 +116,6 @@ def _gradient_of_score(
     return differentiate(model, inputs, score_fn)
 
 
-def _single_input_and_output(model: object) -> tuple[tuple, int]:
-    """The model's input shape (without the batch axis) and its number of classes."""
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        inputs = outputs = None
-    if not inputs or not outputs:
-        raise ValueError(
-            f"model {model.name!r} has no defined inputs and outputs; "
-            "build it with keras.Input (a Functional or Sequential model starting with Input)"
-        )
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(
-            f"model must have one input and one output, got {len(inputs)} inputs "
-            f"and {len(outputs)} outputs"
-        )
-    output_shape = tuple(outputs[0].shape)
-    if len(output_shape) != 2 or output_shape[1] is None:
-        raise ValueError(
-            f"model must output one score per class, shape (batch, classes), "
-            f"got output shape {output_shape}"
-        )
-    return tuple(inputs[0].shape[1:]), int(output_shape[1])
-
-
-def _input_dtype(model: keras.Model) -> str:
-    dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
-    return dtype if "float" in dtype else keras.backend.floatx()
-
-
-def _as_images(model: keras.Model, images: object, expected: tuple) -> np.ndarray:
-    """Images as a float array of the model's input dtype, checked against its input shape."""
-    array = np.asarray(images)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"images must be numeric, got dtype {array.dtype}")
-    wanted = f"(n, {', '.join(str(size) for size in expected)})"
-    if array.ndim != len(expected) + 1:
-        raise ValueError(
-            f"images must be a batch of shape {wanted} (rank {len(expected) + 1}), "
-            f"got shape {array.shape}; for one image use images[None]"
-        )
-    pairs = zip(expected, array.shape[1:], strict=True)
-    if any(want is not None and want != got for want, got in pairs):
-        raise ValueError(
-            f"model {model.name!r} takes images of shape {wanted}, got shape {array.shape}"
-        )
-    if array.shape[0] == 0:
-        raise ValueError("images must hold at least one image, got an empty batch")
-    return array.astype(_input_dtype(model))
-
-
-def _as_labels(name: str, labels: object, count: int, num_classes: int) -> np.ndarray:
-    """One class index per image: an int (the same class for all) or a sequence of ``count``."""
-    array = np.asarray(labels)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{name} must be an int or a sequence of ints, got {labels!r}")
-    if array.ndim == 0:
-        array = np.full(count, int(array))
-    if array.ndim != 1 or len(array) != count:
-        raise ValueError(
-            f"{name} must be an int or hold one class per image ({count}), "
-            f"got shape {array.shape}"
-        )
-    if array.min() < 0 or array.max() >= num_classes:
-        bad = array[(array < 0) | (array >= num_classes)][0]
-        raise ValueError(
-            f"{name} must be a class index in [0, {num_classes - 1}] for a model with "
-            f"{num_classes} classes, got {bad}"
-        )
-    return array.astype("int64")
-
-
 def _score_fn(labels: np.ndarray, quantity: Quantity, from_logits: bool) -> ScoreFn:
     """The scalar per example to differentiate, written with backend-neutral keras.ops."""
     if quantity == "output":
@@ -238,12 +162,11 @@ def input_gradient(
     The model is called with ``training=False`` (dropout off) and ``images`` in the model's
     input units, so for the book's MNIST models the gradient is per 0-255 pixel step.
     Returns a float NumPy array of the shape of ``images``, computed ``batch_size`` images
-    at a time. Dispatches on ``keras.backend.backend()``; only the TensorFlow branch is
-    exercised by the test suite on the book's machine, the JAX and PyTorch branches are not.
+    at a time. Dispatches on ``keras.backend.backend()``; the unit tests run on all three.
     """
-    expected, num_classes = _single_input_and_output(model)
-    array = _as_images(model, images, expected)
-    labels = _as_labels("class_index", class_index, len(array), num_classes)
+    expected, num_classes = classifier_shapes(model)
+    array = model_images(model, images, expected)
+    labels = class_indices("class_index", class_index, len(array), num_classes)
     _check_quantity(quantity, from_logits)
     batch_size = positive_int("batch_size", batch_size)
     pieces = []
@@ -309,9 +232,9 @@ def grad_cam(
     from the input to the output must go through it. Gradients use the same backend dispatch
     as :func:`input_gradient`.
     """
-    expected, num_classes = _single_input_and_output(model)
-    array = _as_images(model, images, expected)
-    labels = _as_labels("class_index", class_index, len(array), num_classes)
+    expected, num_classes = classifier_shapes(model)
+    array = model_images(model, images, expected)
+    labels = class_indices("class_index", class_index, len(array), num_classes)
     batch_size = positive_int("batch_size", batch_size)
     features, head = _split_at(model, layer_name)
     height, width = array.shape[1:3]

@@ -18,7 +18,7 @@ import numpy as np
 
 from helpers.checks import positive_int, random_seed, uint8_digits
 from helpers.environment import training_verbosity
-from helpers.models import feature_extractor
+from helpers.models import accuracy, feature_extractor
 from helpers.race import RACE_RECIPE, race_cnn
 
 
@@ -97,10 +97,35 @@ class DigitJudge:
                 )
             feature_layer = flattened[-1].name
         self.classifier = classifier
+        self.test_accuracy: float | None = None  # set by DigitJudge.trained
         self.features = feature_extractor(classifier, feature_layer)
         self.real_features = self.features.predict(
             uint8_digits(real_images, "real_images"), batch_size=1000, verbose=0
         )
+
+    @classmethod
+    def trained(
+        cls,
+        train_images: object,
+        train_labels: object,
+        test_images: object,
+        test_labels: object,
+        **recipe: object,
+    ) -> DigitJudge:
+        """The judge of Sections 4.3 and 4.4, ready: its classifier trained (or loaded) and tested.
+
+        The classifier is :func:`judge_classifier`'s (``recipe`` passes its keyword arguments
+        on, e.g. ``cache=False``), trained on ``train_images`` and ``train_labels``; the
+        Fréchet distance compares with ``test_images``, and ``test_accuracy`` is the
+        classifier's accuracy on ``test_images`` and ``test_labels``
+        (:func:`helpers.models.accuracy`).
+        """
+        classifier, _ = judge_classifier(train_images, train_labels, **recipe)
+        judge = cls(classifier, test_images)
+        judge.test_accuracy = accuracy(
+            classifier, uint8_digits(test_images, "test_images"), test_labels
+        )
+        return judge
 
     def __call__(self, images: object, wanted: object = None) -> dict[str, object]:
         """A report on ``images`` (uint8 digits; see :func:`from_gan_range`).

@@ -1,5 +1,5 @@
-"""Figures the chapters share: image grids, training curves, convolution filters, image
-histograms and confusion matrices.
+"""Figures the chapters share: image grids, a classifier's most confident mistakes, training
+curves, convolution filters, image histograms and confusion matrices.
 
 Each function returns the Matplotlib ``Figure`` it drew, so a notebook can show it and a test
 can inspect it. None of them calls ``plt.show()``.
@@ -74,6 +74,55 @@ def image_grid(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def confident_mistakes(
+    images: object,
+    labels: object,
+    probabilities: object,
+    count: int = 10,
+    ncols: int = 5,
+    suptitle: str | None = None,
+) -> tuple[Figure, np.ndarray]:
+    """The ``count`` misread images a classifier was surest of, in a grid (Chapters 1 and 4.1).
+
+    ``probabilities`` are the classifier's outputs for ``images``, shape (n, classes), and
+    ``labels`` the true classes, shape (n,). A mistake is an image whose most probable class
+    is not its label; the mistakes are ordered by that probability, highest first, and each
+    title gives the true class, the class said and how sure the classifier was. Chapter 1
+    computes the same selection step by step and checks it against this function.
+
+    Returns ``(figure, shown)``: the figure and the indices into ``images`` of the mistakes it
+    shows (fewer than ``count`` when there are fewer mistakes).
+    """
+    count = positive_int("count", count)
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or labels.shape != (len(probabilities),):
+        raise ValueError(
+            "probabilities must have shape (n, classes) and labels shape (n,), got "
+            f"{probabilities.shape} and {labels.shape}"
+        )
+    pictures = _as_images(images)
+    if len(pictures) != len(labels):
+        raise ValueError(
+            f"images and labels must have the same length, got {len(pictures)} and {len(labels)}"
+        )
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    if len(wrong) == 0:
+        raise ValueError("the classifier misread none of the images: there is no mistake to show")
+    confidence = probabilities[wrong, predicted[wrong]]
+    shown = wrong[np.argsort(confidence)[::-1][:count]]
+    figure = image_grid(
+        pictures[shown],
+        titles=[f"true {labels[i]}, said {predicted[i]}\n"
+                f"({probabilities[i, predicted[i]]:.0%} sure)" for i in shown],
+        ncols=ncols,
+        suptitle=suptitle,
+        cell_size=1.5,
+    )
+    return figure, shown
 
 
 def plot_history(

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from keras import layers
+from sklearn.metrics import auc, roc_curve
 
 from helpers.attacks import (
     MembershipAttack,
@@ -189,6 +190,32 @@ def test_a_partial_overlap_gives_an_auc_in_between():
     # for two unit normals one standard deviation apart, AUC = Phi(1 / sqrt 2) = 0.760
     assert result.auc == pytest.approx(0.760, abs=0.02)
     assert result.threshold == pytest.approx(0.5, abs=0.2)  # where the two densities cross
+
+
+def test_the_roc_curve_agrees_with_sklearn_and_is_read_at_a_false_positive_rate():
+    rng = np.random.default_rng(3)
+    members, others = rng.normal(0.0, 1.0, 300), rng.normal(1.0, 1.0, 200)
+    result = loss_threshold_attack(members, others)
+    truth = np.r_[np.ones(300), np.zeros(200)]
+    # the curve sklearn draws (it drops the points between corners) is on the stored one
+    fpr, tpr, _ = roc_curve(truth, -np.r_[members, others])
+    stored = set(zip(result.false_positive_rates.tolist(), result.true_positive_rates.tolist(),
+                     strict=True))
+    assert set(zip(fpr.tolist(), tpr.tolist(), strict=True)) <= stored
+    assert auc(result.false_positive_rates, result.true_positive_rates) == pytest.approx(
+        result.auc)
+    for rate in (0.0, 0.01, 0.05, 0.5, 1.0):
+        # by hand: accuse each image whose loss is at most t, for every t; the most members
+        # caught while at most `rate` of the others are accused
+        caught = [np.mean(members <= t) for t in np.r_[members, others, -np.inf]
+                  if np.mean(others <= t) <= rate]
+        assert result.true_positive_rate_at(rate) == pytest.approx(max(caught))
+        assert result.true_positive_rate_at(rate) == pytest.approx(tpr[fpr <= rate].max())
+    assert result.true_positive_rate_at(1.0) == 1.0
+    assert "false_positive_rates" not in repr(result)
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="false_positive_rate must be a number from 0 to 1"):
+            result.true_positive_rate_at(bad)
 
 
 @pytest.mark.parametrize(

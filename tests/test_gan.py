@@ -12,6 +12,7 @@ from helpers.gan import (
     from_gan_range,
     gan_discriminator,
     gan_generator,
+    shuffled_batches,
     to_gan_range,
 )
 
@@ -158,6 +159,41 @@ def test_gan_range_round_trip():
 def test_to_gan_range_rejects_bad_images(images, message):
     with pytest.raises(ValueError, match=message):
         to_gan_range(images)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_shuffled_batches_match_the_loop_the_sections_wrote():
+    # the loop 4.3 and 4.4 wrote out before this helper existed
+    rng = np.random.default_rng(0)
+    order, position, written = rng.permutation(10), 0, []
+    for _ in range(8):
+        if position + 3 > len(order):
+            order, position = rng.permutation(10), 0
+        written.append(order[position:position + 3])
+        position += 3
+    batches = shuffled_batches(10, 3, np.random.default_rng(0))
+    for expected in written:
+        np.testing.assert_array_equal(next(batches), expected)
+    # every pass is a permutation: three whole batches of distinct indices, one left over
+    batches = shuffled_batches(10, 3, np.random.default_rng(1))
+    for _ in range(4):
+        one_pass = np.concatenate([next(batches) for _ in range(3)])
+        assert len(set(one_pass.tolist())) == 9 and one_pass.max() < 10
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ((0, 1, np.random.default_rng(0)), "count must be a positive int, got 0"),
+        ((5, 6, np.random.default_rng(0)), r"batch_size \(6\) must not exceed count \(5\)"),
+        ((5, 2, 0), "rng must be a numpy.random.Generator .*got int"),
+    ],
+)
+def test_shuffled_batches_reject_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        shuffled_batches(*arguments)
 
 
 # --------------------------------------------------------------------------- the trainer

@@ -225,3 +225,22 @@ def test_the_judge_is_the_race_network_read_at_its_convolutional_features(digits
     assert judge.features.output.shape == (None, 800)  # its flattened 5x5x32 feature maps
     with pytest.raises(ValueError, match="classifier must be a keras.Model"):
         DigitJudge("not a model", images)
+
+
+def test_a_trained_judge_is_the_cached_classifier_tested_on_the_test_digits(digits, tmp_path):
+    images, labels = digits
+    train, test = slice(0, 128), slice(128, None)
+    judge = DigitJudge.trained(images[train], labels[train], images[test], labels[test],
+                               data_dir=tmp_path, **RECIPE)
+    classifier, loaded = judge_classifier(images[train], labels[train], data_dir=tmp_path,
+                                          **RECIPE)
+    assert loaded is True and same_weights(judge.classifier, classifier)
+    _, evaluated = classifier.evaluate(images[test][..., None], labels[test], verbose=0)
+    assert judge.test_accuracy == pytest.approx(evaluated, abs=1e-6)
+    np.testing.assert_allclose(judge.real_features, DigitJudge(classifier, images[test])
+                               .real_features, rtol=1e-6)
+    assert DigitJudge(classifier, images[test]).test_accuracy is None
+    with pytest.raises(ValueError, match=r"labels must be one class per image: got labels of "
+                                         r"shape \(3,\) for 64 images"):
+        DigitJudge.trained(images[train], labels[train], images[test], labels[:3],
+                           data_dir=tmp_path, **RECIPE)

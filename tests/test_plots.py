@@ -61,6 +61,42 @@ def test_image_grid_rejects_bad_input(images, kwargs, error, message):
         plots.image_grid(images, **kwargs)
 
 
+def test_confident_mistakes_shows_the_surest_wrong_answers_first():
+    images = np.arange(6 * 4 * 4).reshape(6, 4, 4, 1)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    probabilities = np.array([
+        [0.9, 0.1, 0.0],  # right
+        [0.7, 0.3, 0.0],  # wrong, 70 % sure of 0
+        [0.0, 0.05, 0.95],  # right
+        [0.0, 0.99, 0.01],  # wrong, 99 % sure of 1
+        [0.1, 0.1, 0.8],  # wrong, 80 % sure of 2
+        [0.2, 0.7, 0.1],  # wrong, 70 % sure of 1
+    ])
+    fig, shown = plots.confident_mistakes(images, labels, probabilities, count=3, ncols=3,
+                                          suptitle="mistakes")
+    assert shown[:2].tolist() == [3, 4] and shown[2] in (1, 5)  # 1 and 5 tie at 70 %
+    axes = _visible_axes(fig)
+    assert [ax.get_title() for ax in axes[:2]] == ["true 0, said 1\n(99% sure)",
+                                                    "true 1, said 2\n(80% sure)"]
+    np.testing.assert_array_equal(axes[0].get_images()[0].get_array(), images[3, ..., 0])
+    assert fig._suptitle.get_text() == "mistakes"
+    _, all_of_them = plots.confident_mistakes(images, labels, probabilities)
+    assert len(all_of_them) == 4  # fewer mistakes than the ten asked for
+
+
+@pytest.mark.parametrize(
+    ("labels", "probabilities", "message"),
+    [
+        ([0, 1], [[1.0, 0.0], [0.0, 1.0]], "misread none of the images"),
+        ([0, 1, 0], [[1.0, 0.0], [0.0, 1.0]], r"labels shape \(n,\), got \(2, 2\) and \(3,\)"),
+        ([0], [[1.0, 0.0]], "images and labels must have the same length, got 2 and 1"),
+    ],
+)
+def test_confident_mistakes_rejects_bad_input(labels, probabilities, message):
+    with pytest.raises(ValueError, match=message):
+        plots.confident_mistakes(np.zeros((2, 4, 4)), np.array(labels), np.array(probabilities))
+
+
 def test_plot_history_draws_training_and_validation_per_metric():
     history = {
         "loss": [1.0, 0.5, 0.25],
