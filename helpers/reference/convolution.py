@@ -108,6 +108,20 @@ def _windows(
     return views[:, :: stride[0], :: stride[1]]
 
 
+def _fitting_pads(image: np.ndarray, window, strides, padding, what: str):
+    """The zeros before and after each spatial axis, once the window is known to fit."""
+    pads = tuple(
+        _pads(image.shape[1 + a], window[a], strides[a], padding, a) for a in (0, 1)
+    )
+    for a in (0, 1):
+        if image.shape[1 + a] + sum(pads[a]) < window[a]:
+            raise ValueError(
+                f"{what} {window[0]}x{window[1]} does not fit input "
+                f"{image.shape[1]}x{image.shape[2]} with padding {padding!r}"
+            )
+    return pads
+
+
 def _conv_operands(x: object, kernel: object) -> tuple[np.ndarray, np.ndarray, bool]:
     """x as NHWC and the kernel as (kh, kw, in, out), and whether they came as one 2-D image."""
     image = float_array("x", x)
@@ -137,17 +151,7 @@ def _conv_geometry(image: np.ndarray, weights: np.ndarray, stride: object, paddi
     """The strides and the zeros added before and after each spatial axis."""
     strides = _pair("stride", stride)
     _check_padding(padding, ("valid", "same", "full"))
-    kh, kw = weights.shape[:2]
-    pads = tuple(
-        _pads(image.shape[1 + a], (kh, kw)[a], strides[a], padding, a) for a in (0, 1)
-    )
-    for a, (n, k) in enumerate(((image.shape[1], kh), (image.shape[2], kw))):
-        if n + sum(pads[a]) < k:
-            raise ValueError(
-                f"kernel {kh}x{kw} does not fit input {image.shape[1]}x{image.shape[2]} "
-                f"with padding {padding!r}"
-            )
-    return strides, pads
+    return strides, _fitting_pads(image, weights.shape[:2], strides, padding, "kernel")
 
 
 def conv2d(
@@ -278,15 +282,7 @@ def _pool_geometry(x, pool_size, stride, padding):
     _check_padding(padding, ("valid", "same"))
     if not isinstance(padding, str):
         raise ValueError(f"pooling padding must be 'valid' or 'same', got {padding!r}")
-    pads = tuple(
-        _pads(image.shape[1 + a], size[a], strides[a], padding, a) for a in (0, 1)
-    )
-    for a in (0, 1):
-        if image.shape[1 + a] + sum(pads[a]) < size[a]:
-            raise ValueError(
-                f"pool {size[0]}x{size[1]} does not fit input "
-                f"{image.shape[1]}x{image.shape[2]} with padding {padding!r}"
-            )
+    pads = _fitting_pads(image, size, strides, padding, "pool")
     return image, single, size, strides, pads
 
 
