@@ -9,7 +9,7 @@ call :func:`input_gradient` or :func:`grad_cam`, which reach one private functio
 The JAX and PyTorch branches follow the Keras 3 documentation (``Layer.stateless_call`` with
 ``jax.grad``; ``torch.autograd.grad`` on a leaf tensor). ``make test`` runs the unit tests on all
 three backends (``make unit-jax unit-torch``, each in its own virtual environment), so every
-branch is checked against the others and against finite differences.
+branch meets the same tests, finite differences among them.
 
 Import this module after :func:`helpers.environment.prepare` has chosen the backend. Images
 are channels-last, ``(batch, height, width, channels)``, in the model's own input units (the
