@@ -30,6 +30,16 @@ def random_seed(value: object) -> int:
     return int(value)
 
 
+def generator(rng: object) -> np.random.Generator:
+    """``rng`` if it is a NumPy random generator (``np.random.default_rng(seed)``)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+            f"{type(rng).__name__}"
+        )
+    return rng
+
+
 def uint8_digits(images: object, name: str) -> np.ndarray:
     """``images`` as uint8 digits of shape (n, 28, 28, 1); (n, 28, 28) gains the channel."""
     images = np.asarray(images)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from helpers.checks import positive_int, random_seed, uint8_digits
+from helpers.checks import generator, positive_int, random_seed, uint8_digits
 from helpers.environment import native_stderr_silenced
 
 
@@ -138,11 +138,7 @@ def shuffled_batches(
     batch_size = positive_int("batch_size", batch_size)
     if batch_size > count:
         raise ValueError(f"batch_size ({batch_size}) must not exceed count ({count})")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
-            f"{type(rng).__name__}"
-        )
+    rng = generator(rng)
 
     def passes() -> Iterator[np.ndarray]:
         while True:

@@ -323,7 +323,7 @@ def test_adams_first_step_moves_every_weight_by_the_learning_rate():
         (lambda: adam_step(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), 0),
          "step must be an int of at least 1"),
         (lambda: sgd_step(np.zeros(2), np.zeros(2), np.zeros(2), momentum=1.0),
-         r"momentum must be a number in \[0.0, 1.0\)"),
+         r"momentum must be a number in \[0, 1\)"),
         (lambda: sgd_step(np.zeros(2), np.zeros(2), np.zeros(2), learning_rate=-1),
          "learning_rate must be a number in"),
     ],

@@ -27,3 +27,15 @@ def targets_like(y_true: object, scores: np.ndarray, name: str) -> np.ndarray:
             f"got {targets.shape} and {scores.shape}"
         )
     return targets
+
+
+def number_in(
+    name: str, value: object, low: float, high: float, high_included: bool = False
+) -> float:
+    """``value`` as a float, if it is a real number from ``low`` to ``high``."""
+    number = not isinstance(value, bool) and isinstance(value, int | float | np.floating)
+    inside = number and low <= value and (value <= high if high_included else value < high)
+    if not inside:
+        bracket = "]" if high_included else ")"
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}{bracket}, got {value!r}")
+    return float(value)

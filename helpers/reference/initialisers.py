@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from helpers.checks import generator
+
 # The standard deviation of a unit normal truncated to [-2, 2].
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
@@ -47,20 +49,11 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return int(shape[-2] * receptive_field), int(shape[-1] * receptive_field)
 
 
-def _generator(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
-            f"{type(rng).__name__}"
-        )
-    return rng
-
-
 def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Weights uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
     fan_in, fan_out = fans(shape)
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return _generator(rng).uniform(-limit, limit, size=shape)
+    return generator(rng).uniform(-limit, limit, size=shape)
 
 
 def he_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -69,7 +62,7 @@ def he_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     Values beyond the cut are drawn again, as Keras' truncated normal does.
     """
     fan_in, _ = fans(shape)
-    rng = _generator(rng)
+    rng = generator(rng)
     std = math.sqrt(2.0 / fan_in) / TRUNCATED_NORMAL_STD
     values = rng.normal(0.0, std, size=shape)
     outside = np.abs(values) > 2 * std

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.reference._arrays import float_array
+from helpers.reference._arrays import float_array, number_in
 
 
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}")
     return value
-
-
-def _fraction(name: str, value: object) -> float:
-    number = not isinstance(value, bool) and isinstance(value, int | float | np.floating)
-    if not number or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def dropout(
@@ -38,7 +31,7 @@ def dropout(
     mask; it is needed only in training.
     """
     values = float_array("x", x)
-    rate = _fraction("rate", rate)
+    rate = number_in("rate", rate, 0, 1)
     if not _flag("training", training) or rate == 0:
         return values.copy()
     if not isinstance(rng, np.random.Generator):
@@ -89,7 +82,7 @@ def batch_normalization(
             )
     if np.any(params["moving_variance"] < 0):
         raise ValueError("moving_variance must not be negative")
-    momentum = _fraction("momentum", momentum)
+    momentum = number_in("momentum", momentum, 0, 1)
     if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0:
         raise ValueError(f"epsilon must be a positive number, got {epsilon!r}")
     mean, variance = params["moving_mean"], params["moving_variance"]

@@ -22,14 +22,7 @@ import math
 
 import numpy as np
 
-from helpers.reference._arrays import float_array
-
-
-def _rate(name: str, value: object, low: float = 0.0, high: float = math.inf) -> float:
-    number = not isinstance(value, bool) and isinstance(value, int | float | np.floating)
-    if not number or not low <= value < high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}), got {value!r}")
-    return float(value)
+from helpers.reference._arrays import float_array, number_in
 
 
 def _same_shape(weights: object, gradient: object, **state: object) -> list[np.ndarray]:
@@ -47,7 +40,7 @@ def _same_shape(weights: object, gradient: object, **state: object) -> list[np.n
 def _decayed(weights: np.ndarray, learning_rate: float, weight_decay: float | None) -> np.ndarray:
     if weight_decay is None:
         return weights
-    return weights - weights * _rate("weight_decay", weight_decay) * learning_rate
+    return weights - weights * number_in("weight_decay", weight_decay, 0, math.inf) * learning_rate
 
 
 def sgd_step(
@@ -64,8 +57,8 @@ def sgd_step(
     ``velocity`` starts as zeros of the weights' shape; without momentum it stays zero.
     """
     w, g, v = _same_shape(weights, gradient, velocity=velocity)
-    lr = _rate("learning_rate", learning_rate)
-    mu = _rate("momentum", momentum, high=1.0)
+    lr = number_in("learning_rate", learning_rate, 0, math.inf)
+    mu = number_in("momentum", momentum, 0, 1)
     if not isinstance(nesterov, bool):
         raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
     w = _decayed(w, lr, weight_decay)
@@ -95,9 +88,9 @@ def adam_step(
     w, g, m, s = _same_shape(weights, gradient, m=m, s=s)
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
         raise ValueError(f"step must be an int of at least 1 (the first step is 1), got {step!r}")
-    lr = _rate("learning_rate", learning_rate)
-    b1, b2 = _rate("beta_1", beta_1, high=1.0), _rate("beta_2", beta_2, high=1.0)
-    eps = _rate("epsilon", epsilon)
+    lr = number_in("learning_rate", learning_rate, 0, math.inf)
+    b1, b2 = number_in("beta_1", beta_1, 0, 1), number_in("beta_2", beta_2, 0, 1)
+    eps = number_in("epsilon", epsilon, 0, math.inf)
     w = _decayed(w, lr, weight_decay)
     m = b1 * m + (1 - b1) * g
     s = b2 * s + (1 - b2) * g**2
@@ -124,14 +117,13 @@ def cosine_decay(
     steps = float_array("step", step)
     if np.any(steps < 0):
         raise ValueError("step must not be negative")
-    initial = _rate("initial_learning_rate", initial_learning_rate)
+    initial = number_in("initial_learning_rate", initial_learning_rate, 0, math.inf)
     for name, value in (("decay_steps", decay_steps), ("warmup_steps", warmup_steps)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
             raise ValueError(f"{name} must be a non-negative int, got {value!r}")
     if decay_steps == 0:
         raise ValueError("decay_steps must be at least 1")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    alpha = number_in("alpha", alpha, 0, 1, high_included=True)
 
     def cosine(t: np.ndarray, start: float) -> np.ndarray:
         fraction = np.minimum(t, decay_steps) / decay_steps
@@ -139,7 +131,7 @@ def cosine_decay(
 
     if warmup_target is None:
         return cosine(steps, initial)
-    target = _rate("warmup_target", warmup_target)
+    target = number_in("warmup_target", warmup_target, 0, math.inf)
     if warmup_steps == 0:
         return cosine(steps, target)
     warming = steps < warmup_steps
