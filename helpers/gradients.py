@@ -1,10 +1,14 @@
-"""Gradients with respect to a model's input or to one layer's activations (Chapter 5).
+"""Gradients with respect to a model's input, one layer's activations or its weights.
+
+Chapter 5 differentiates with respect to the input (saliency, adversarial attacks, Grad-CAM);
+Section 3.4 with respect to the weights (backpropagation through a convolution, and the
+gradient that reaches each layer of a deep network).
 
 Keras 3 has no backend-neutral ``gradient`` op: each backend differentiates in its own way
 (TensorFlow records a ``tf.GradientTape``, JAX transforms a pure function with ``jax.grad``,
 PyTorch runs ``torch.autograd``). So the book's notebooks never differentiate themselves; they
-call :func:`input_gradient` or :func:`grad_cam`, which reach one private function,
-:func:`_gradient_of_score`, that dispatches on ``keras.backend.backend()``.
+call :func:`input_gradient`, :func:`grad_cam` or :func:`weight_gradients`, which reach private
+functions that dispatch on ``keras.backend.backend()``.
 
 The JAX and PyTorch branches follow the Keras 3 documentation (``Layer.stateless_call`` with
 ``jax.grad``; ``torch.autograd.grad`` on a leaf tensor). ``make test`` runs the unit tests on all
@@ -26,7 +30,7 @@ import numpy as np
 
 from helpers.checks import class_indices, classifier_shapes, model_images, positive_int
 
-__all__ = ["SUPPORTED_BACKENDS", "grad_cam", "input_gradient"]
+__all__ = ["SUPPORTED_BACKENDS", "grad_cam", "input_gradient", "weight_gradients"]
 
 Quantity = Literal["output", "loss"]
 ScoreFn = Callable[[object], object]
@@ -256,3 +260,95 @@ def grad_cam(
     heat = np.maximum(np.concatenate(maps), 0.0)
     peak = heat.max(axis=(1, 2), keepdims=True)
     return np.divide(heat, peak, out=np.zeros_like(heat), where=peak > 0)
+
+
+def _tensorflow_weight_gradients(model, inputs, loss_fn, training):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = loss_fn(model(tf.convert_to_tensor(inputs), training=training))
+    gradients = tape.gradient(loss, model.trainable_variables,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return [gradient.numpy() for gradient in gradients], float(loss)
+
+
+def _jax_weight_gradients(model, inputs, loss_fn, training):  # pragma: no cover - not pinned
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [variable.value for variable in model.trainable_variables]
+    non_trainable = [variable.value for variable in model.non_trainable_variables]
+
+    def objective(values):
+        outputs, _ = model.stateless_call(values, non_trainable, jnp.asarray(inputs),
+                                          training=training)
+        return loss_fn(outputs)
+
+    loss, gradients = jax.value_and_grad(objective)(trainable)
+    return [np.asarray(gradient) for gradient in gradients], float(loss)
+
+
+def _torch_weight_gradients(model, inputs, loss_fn, training):  # pragma: no cover - not pinned
+    import torch
+
+    x = keras.ops.convert_to_tensor(inputs, dtype=inputs.dtype.name)
+    values = [variable.value for variable in model.trainable_variables]
+    with torch.enable_grad():
+        loss = loss_fn(model(x, training=training))
+        # autograd.grad returns the gradients and leaves every parameter's .grad untouched.
+        gradients = torch.autograd.grad(loss, values, allow_unused=True)
+    return [
+        (torch.zeros_like(value) if gradient is None else gradient).detach().cpu().numpy()
+        for value, gradient in zip(values, gradients, strict=True)
+    ], float(loss.detach().cpu())
+
+
+_WEIGHT_GRADIENTS_BY_BACKEND = {
+    "tensorflow": _tensorflow_weight_gradients,
+    "jax": _jax_weight_gradients,
+    "torch": _torch_weight_gradients,
+}
+
+
+def weight_gradients(
+    model: keras.Model,
+    images: object,
+    labels: object,
+    *,
+    from_logits: bool = False,
+) -> tuple[dict[str, np.ndarray], float]:
+    """The gradient of the mean cross-entropy over a batch with respect to every weight.
+
+    ``labels`` are class indices (one per image); the loss is the mean of the sparse
+    categorical cross-entropy over the batch, what ``model.fit`` differentiates in one step
+    with that batch (without regularisation losses). The model is called in inference mode
+    (``training=False``): no dropout mask, batch normalisation with its moving statistics, and
+    nothing in the model changes. Returns ``(gradients, loss)``: a dict from each trainable
+    variable's path (``"conv1/kernel"``, in the order of ``model.trainable_variables``) to its
+    gradient, a NumPy array of its shape (the model's own name left out of the path, which a
+    ``Sequential`` model adds), and the loss as a float. Dispatches on
+    ``keras.backend.backend()``; the unit tests run on all three.
+    """
+    expected, num_classes = classifier_shapes(model)
+    array = model_images(model, images, expected)
+    targets = class_indices("labels", labels, len(array), num_classes)
+    if not isinstance(from_logits, bool):
+        raise ValueError(f"from_logits must be True or False, got {from_logits!r}")
+    if not model.trainable_variables:
+        raise ValueError(f"model {model.name!r} has no trainable weights to differentiate")
+
+    def loss_fn(outputs):
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
+            targets, outputs, from_logits=from_logits))
+
+    backend = keras.backend.backend()
+    if backend not in _WEIGHT_GRADIENTS_BY_BACKEND:
+        raise NotImplementedError(
+            f"gradients are implemented for the Keras backends {SUPPORTED_BACKENDS}, "
+            f"but Keras runs on {backend!r}; set KERAS_BACKEND to one of them"
+        )
+    gradients, loss = _WEIGHT_GRADIENTS_BY_BACKEND[backend](model, array, loss_fn, False)
+    # A Sequential model puts its own name in front of its variables' paths, a functional
+    # model does not; without it, the keys are the same for both.
+    paths = [each.path.removeprefix(f"{model.name}/") for each in model.trainable_variables]
+    return dict(zip(paths, gradients, strict=True)), loss

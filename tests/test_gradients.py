@@ -251,3 +251,90 @@ def test_grad_cam_rejects_unknown_and_flat_layers():
         grad_cam(model, np.zeros((1, 6, 6, 1)), 2, "conv")
     with pytest.raises(ValueError, match="images must be a batch"):
         grad_cam(model, np.zeros((6, 6, 1)), 0, "conv")
+
+
+# weight_gradients: the gradient of a batch's mean cross-entropy with respect to every weight
+
+
+def _mean_loss(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    probabilities = keras.ops.convert_to_numpy(model(images, training=False))
+    return float(-np.log(probabilities[np.arange(len(labels)), labels]).mean())
+
+
+def test_weight_gradients_match_finite_differences_and_the_loss(mlp, images):
+    labels = np.array([2, 1])
+    found, loss = gradients.weight_gradients(mlp, images, labels)
+    assert list(found) == [v.path.removeprefix(f"{mlp.name}/") for v in mlp.trainable_variables]
+    assert loss == pytest.approx(_mean_loss(mlp, images, labels), rel=1e-6)
+    for variable in mlp.trainable_variables:
+        start = keras.ops.convert_to_numpy(variable).astype("float64")
+
+        def loss_at(value, variable=variable):
+            variable.assign(value)
+            return _mean_loss(mlp, images, labels)
+
+        expected = numerical_gradient(loss_at, start.copy(), STEP)
+        variable.assign(start)
+        key = variable.path.removeprefix(f"{mlp.name}/")
+        assert found[key].shape == start.shape
+        np.testing.assert_allclose(found[key], expected, rtol=RTOL, atol=ATOL)
+
+
+def test_weight_gradients_of_the_last_layer_are_the_chain_rule_and_change_nothing():
+    # softmax regression: d(mean CE)/dW = x^T (p - y) / n and d/db = mean(p - y)  (Chapter 3)
+    prepare(seed=4, backend=ENV.backend)
+    model = keras.Sequential(
+        [keras.Input((3, 3, 1)), layers.Flatten(), layers.Dense(4, activation="softmax",
+                                                                name="softmax")]
+    )
+    rng = np.random.default_rng(5)
+    images, labels = rng.normal(size=(6, 3, 3, 1)).astype("float32"), rng.integers(0, 4, 6)
+    before = [w.copy() for w in model.get_weights()]
+    found, _ = gradients.weight_gradients(model, images, labels)
+    p = keras.ops.convert_to_numpy(model(images)).astype("float64")
+    delta = (p - np.eye(4)[labels]) / len(labels)
+    np.testing.assert_allclose(found["softmax/kernel"], images.reshape(6, 9).T @ delta,
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(found["softmax/bias"], delta.sum(axis=0), rtol=1e-5, atol=1e-7)
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_weight_gradients_leave_batch_normalisation_and_dropout_in_inference_mode():
+    prepare(seed=6, backend=ENV.backend)
+    model = keras.Sequential(
+        [keras.Input((4, 4, 1)), layers.Flatten(), layers.BatchNormalization(),
+         layers.Dropout(0.5), layers.Dense(3, activation="softmax")]
+    )
+    images = np.random.default_rng(7).normal(3.0, 2.0, size=(8, 4, 4, 1)).astype("float32")
+    statistics = [keras.ops.convert_to_numpy(v).copy() for v in model.non_trainable_variables]
+    first, _ = gradients.weight_gradients(model, images, 0)
+    second, _ = gradients.weight_gradients(model, images, 0)
+    for path in first:  # no dropout mask drawn: the same gradients twice
+        np.testing.assert_array_equal(first[path], second[path])
+    for old, variable in zip(statistics, model.non_trainable_variables, strict=True):
+        np.testing.assert_array_equal(old, keras.ops.convert_to_numpy(variable))
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (5, {}, r"labels must be a class index in \[0, 2\]"),
+        ([0, 1, 2], {}, r"labels must be an int or hold one class per image \(2\)"),
+        (0, {"from_logits": 1}, "from_logits must be True or False"),
+    ],
+)
+def test_weight_gradients_reject_bad_arguments(mlp, images, labels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gradients.weight_gradients(mlp, images, labels, **kwargs)
+
+
+def test_weight_gradients_need_weights_and_a_known_backend(monkeypatch, mlp, images):
+    frozen = keras.Sequential([keras.Input((4, 4, 1)), layers.Flatten(),
+                               layers.Dense(3, activation="softmax")])
+    frozen.trainable = False
+    with pytest.raises(ValueError, match="has no trainable weights"):
+        gradients.weight_gradients(frozen, images, 0)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")
+    with pytest.raises(NotImplementedError, match="'numpy'"):
+        gradients.weight_gradients(mlp, images, 0)
