@@ -410,6 +410,16 @@ def main(argv: list[str] | None = None) -> int:
         write_run_time_lines(load(args.output))
         return 0
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+    if args.update and Path(args.output).is_file():
+        recorded = load(args.output)["machine"].get("cpu_model")
+        here = machine()["cpu_model"]
+        if recorded != here:
+            # One file describes one machine: its CPU, date and totals. Keeping another CPU's
+            # measurements beside this one's would print them under this CPU's name.
+            print(f"--update: {args.output} was measured on {recorded!r}, this is {here!r}; "
+                  "the other notebooks' times would be labelled with this CPU. Run the whole "
+                  "bench here (make bench) instead.", file=sys.stderr)
+            return 2
     clear_model_cache()
     measurements = []
     for path in paths:

@@ -179,13 +179,27 @@ def test_a_run_starts_without_cached_models(tmp_path, monkeypatch):
 def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
     output = tmp_path / "bench.json"
     old = [Measurement("01_a", 10.0, 2**20), Measurement("02_b", 20.0, 2**20)]
-    output.write_text(json.dumps({**_data(old), "measured_at": "earlier"}))
+    data = {**_data(old), "measured_at": "earlier"}
+    data["machine"]["cpu_model"] = bench.machine()["cpu_model"]  # the same CPU as this run's
+    output.write_text(json.dumps(data))
     monkeypatch.setattr(bench, "measure", lambda path: Measurement("02_b", 5.0, 2**21))
     quick = ["--skip-book", "--skip-race", "--update"]
     assert bench.main(["book/02_b.ipynb", "--output", str(output), *quick]) == 0
     runs = {run["notebook"]: run["wall_s"] for run in bench.load(output)["notebooks"]}
     assert runs == {"01_a": 10.0, "02_b": 5.0}
     assert bench.load(output)["total_s"] == 15.0
+
+
+def test_update_refuses_a_file_measured_on_another_cpu(tmp_path, monkeypatch, capsys):
+    output = tmp_path / "bench.json"
+    data = _data([Measurement("01_a", 10.0, 2**20)])
+    data["machine"]["cpu_model"] = "Some Other CPU"
+    output.write_text(json.dumps(data))
+    monkeypatch.setattr(bench, "measure", lambda path: pytest.fail("nothing may run"))
+    quick = ["--skip-book", "--skip-race", "--update"]
+    assert bench.main(["book/01_a.ipynb", "--output", str(output), *quick]) == 2
+    assert "was measured on 'Some Other CPU'" in capsys.readouterr().err
+    assert bench.load(output)["notebooks"][0]["wall_s"] == 10.0  # left as it was
 
 
 def test_a_failing_site_build_keeps_the_notebook_measurements(tmp_path, monkeypatch, capsys):

@@ -176,6 +176,7 @@ def test_page_loads_offline_with_images_and_no_errors(browser, site_url, path):
     ("chapter", "min_formulas", "min_figures"),
     [
         ("01_background", 4, 6), ("02_core_concepts", 1, 16), ("03_algorithms", 40, 9),
+        ("03_4_building_blocks", 30, 4),
         ("04_2_rnn", 5, 4), ("04_3_gan", 2, 3), ("04_4_conditional_gan", 1, 3),
         ("05_2_interpretability_robustness", 4, 4), ("05_3_privacy", 10, 1),
         ("05_4_compute", 8, 2),
