@@ -25,6 +25,7 @@ from helpers.reference import (
     conv2d,
     conv2d_gradients,
     cosine_decay,
+    depthwise_conv2d,
     dropout,
     fans,
     glorot_uniform,
@@ -34,6 +35,7 @@ from helpers.reference import (
     numerical_gradient,
     relu,
     relu_derivative,
+    separable_conv2d,
     sgd_step,
     sigmoid,
     sigmoid_derivative,
@@ -459,5 +461,82 @@ def test_max_pooling_passes_the_gradient_to_one_input_a_window():
     ],
 )
 def test_backpropagation_rejects_a_wrong_upstream_gradient(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ------------------------------------------------------------ depthwise-separable convolution
+
+
+@FAST
+@given(
+    seed=st.integers(0, 2**16),
+    channels=st.integers(1, 3),
+    multiplier=st.integers(1, 2),
+    filters=st.integers(1, 4),
+    kernel_size=st.sampled_from([1, 2, 3]),
+    stride=st.sampled_from([1, 2]),
+    padding=st.sampled_from(["valid", "same"]),
+)
+def test_depthwise_and_separable_conv2d_match_keras(seed, channels, multiplier, filters,
+                                                    kernel_size, stride, padding):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, 6, 7, channels)).astype("float32")
+    depthwise = keras.layers.DepthwiseConv2D(kernel_size, strides=stride, padding=padding,
+                                             depth_multiplier=multiplier)
+    separable = keras.layers.SeparableConv2D(filters, kernel_size, strides=stride,
+                                             padding=padding, depth_multiplier=multiplier)
+    depthwise.build(x.shape)
+    separable.build(x.shape)
+    d_kernel = rng.normal(size=(kernel_size, kernel_size, channels, multiplier))
+    d_bias = rng.normal(size=channels * multiplier)
+    p_kernel = rng.normal(size=(1, 1, channels * multiplier, filters))
+    p_bias = rng.normal(size=filters)
+    depthwise.set_weights([d_kernel.astype("float32"), d_bias.astype("float32")])
+    separable.set_weights([w.astype("float32") for w in (d_kernel, p_kernel, p_bias)])
+    np.testing.assert_allclose(
+        depthwise_conv2d(x, d_kernel, d_bias, stride=stride, padding=padding),
+        to_numpy(depthwise(x)), atol=1e-4)
+    np.testing.assert_allclose(
+        separable_conv2d(x, d_kernel, p_kernel, p_bias, stride=stride, padding=padding),
+        to_numpy(separable(x)), atol=1e-4)
+
+
+def test_depthwise_conv2d_is_one_conv2d_per_channel_and_mixes_nothing():
+    rng = np.random.default_rng(7)
+    x, kernel = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(3, 3, 3, 2))
+    out = depthwise_conv2d(x, kernel)
+    for c in range(3):
+        for d in range(2):
+            np.testing.assert_allclose(
+                out[..., 2 * c + d],
+                conv2d(x[..., c:c + 1], kernel[:, :, c:c + 1, d:d + 1])[..., 0], atol=1e-12)
+    changed = x.copy()
+    changed[..., 1] += 1.0  # only channel 1 changes: only its two outputs move
+    moved = np.abs(depthwise_conv2d(changed, kernel) - out).max(axis=(0, 1, 2)) > 0
+    assert moved.tolist() == [False, False, True, True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: depthwise_conv2d(np.ones((5, 5)), np.ones((3, 3))),
+         r"expected x \(batch, height, width, channels\) and kernel \(kh, kw, channels, "
+         r"multiplier\)"),
+        (lambda: depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 3, 1))),
+         "kernel has filters for 3 channels but x has 2"),
+        (lambda: depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 2)), np.ones(2)),
+         r"bias must have shape \(4,\), one per output channel"),
+        (lambda: depthwise_conv2d(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1))),
+         "kernel 3x3 does not fit input 2x2"),
+        (lambda: separable_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)),
+                                  np.ones((3, 3, 2, 4))),
+         r"pointwise_kernel must have shape \(1, 1, 2, filters\)"),
+        (lambda: separable_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)),
+                                  np.ones((1, 1, 2, 4)), np.ones(3)),
+         r"bias must have shape \(4,\)"),
+    ],
+)
+def test_depthwise_and_separable_conv2d_reject_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -4,7 +4,8 @@ Each function here is the plain-array version of something a Keras layer or loss
 and the unit tests check every one against Keras (and SciPy where it has the operation):
 
 * :mod:`helpers.reference.convolution`: convolution and pooling (``Conv2D``,
-  ``MaxPooling2D``, ``AveragePooling2D``) and backpropagation through them;
+  ``MaxPooling2D``, ``AveragePooling2D``), depthwise-separable convolution
+  (``DepthwiseConv2D``, ``SeparableConv2D``) and backpropagation through them;
 * :mod:`helpers.reference.losses`: softmax, cross-entropy and squared error;
 * :mod:`helpers.reference.backprop`: a two-layer network's forward and backward pass, and
   finite differences to check a gradient;
@@ -39,8 +40,10 @@ from helpers.reference.convolution import (
     conv2d_gradients,
     conv_output_size,
     convolve2d,
+    depthwise_conv2d,
     max_pool2d,
     max_pool2d_gradient,
+    separable_conv2d,
 )
 from helpers.reference.gan import gan_value, generator_loss, optimal_discriminator
 from helpers.reference.initialisers import fans, glorot_uniform, he_normal
@@ -59,6 +62,7 @@ __all__ = [
     "convolve2d",
     "cosine_decay",
     "cross_entropy",
+    "depthwise_conv2d",
     "dropout",
     "fans",
     "gan_value",
@@ -76,6 +80,7 @@ __all__ = [
     "optimal_discriminator",
     "relu",
     "relu_derivative",
+    "separable_conv2d",
     "sgd_step",
     "sigmoid",
     "sigmoid_derivative",

@@ -1,5 +1,7 @@
 """Convolution and pooling in NumPy (Chapter 3, Sections 3.3.1 and 3.3.2), checked against
-``Conv2D``, ``MaxPooling2D`` and ``AveragePooling2D`` and against SciPy.
+``Conv2D``, ``MaxPooling2D`` and ``AveragePooling2D`` and against SciPy; depthwise-separable
+convolution (``DepthwiseConv2D``, ``SeparableConv2D``) and backpropagation through convolution
+and max pooling (Section 3.4).
 
 Shapes follow Keras: images are ``(height, width)`` or ``(batch, height, width, channels)``
 (NHWC), kernels ``(kernel_height, kernel_width)`` or
@@ -184,6 +186,75 @@ def conv2d(
             )
         out = out + b.reshape(-1)
     return out[0, :, :, 0] if single else out
+
+
+def depthwise_conv2d(
+    x: object,
+    kernel: object,
+    bias: object | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+) -> np.ndarray:
+    """``keras.layers.DepthwiseConv2D``: every input channel correlated with its own filters.
+
+    ``x`` is NHWC and ``kernel`` is Keras' ``(kh, kw, channels, multiplier)``: output channel
+    ``c * multiplier + d`` is input channel ``c`` correlated with ``kernel[:, :, c, d]``, so
+    nothing is mixed across channels. A standard convolution's ``kh * kw * channels *
+    out_channels`` multiply-adds per position become ``kh * kw * channels * multiplier``
+    (Section 3.4). ``bias`` has one entry per output channel.
+    """
+    image, weights = float_array("x", x), float_array("kernel", kernel)
+    if image.ndim != 4 or weights.ndim != 4:
+        raise ValueError(
+            "expected x (batch, height, width, channels) and kernel (kh, kw, channels, "
+            f"multiplier); got x {image.shape} and kernel {weights.shape}"
+        )
+    if image.shape[-1] != weights.shape[2]:
+        raise ValueError(
+            f"kernel has filters for {weights.shape[2]} channels but x has {image.shape[-1]}"
+        )
+    if min(weights.shape) < 1 or min(image.shape) < 1:
+        raise ValueError(f"x {image.shape} and kernel {weights.shape} must not be empty")
+    strides, pads = _conv_geometry(image, weights, stride, padding)
+    windows = _windows(image, weights.shape[:2], strides, pads, 0.0)
+    out = np.einsum("bijcmn,mncd->bijcd", windows, weights, optimize=True)
+    out = out.reshape(*out.shape[:3], -1)
+    if bias is not None:
+        b = float_array("bias", bias)
+        if b.shape != (out.shape[-1],):
+            raise ValueError(
+                f"bias must have shape ({out.shape[-1]},), one per output channel "
+                f"(channels x multiplier), got {b.shape}"
+            )
+        out = out + b
+    return out
+
+
+def separable_conv2d(
+    x: object,
+    depthwise_kernel: object,
+    pointwise_kernel: object,
+    bias: object | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+) -> np.ndarray:
+    """``keras.layers.SeparableConv2D``: :func:`depthwise_conv2d`, then a 1x1 convolution.
+
+    The depthwise step looks at each ``kh x kw`` neighbourhood channel by channel; the
+    pointwise step, ``pointwise_kernel`` of Keras' shape ``(1, 1, channels * multiplier,
+    filters)``, mixes the channels at every position. ``stride`` and ``padding`` belong to
+    the depthwise step, ``bias`` (one per filter) to the pointwise one.
+    """
+    depthwise = depthwise_conv2d(x, depthwise_kernel, stride=stride, padding=padding)
+    pointwise = float_array("pointwise_kernel", pointwise_kernel)
+    if pointwise.ndim != 4 or pointwise.shape[:2] != (1, 1) or (
+        pointwise.shape[2] != depthwise.shape[-1]
+    ):
+        raise ValueError(
+            f"pointwise_kernel must have shape (1, 1, {depthwise.shape[-1]}, filters), one "
+            f"row per depthwise output channel, got {pointwise.shape}"
+        )
+    return conv2d(depthwise, pointwise, bias)
 
 
 def _upstream(upstream: object, shape: tuple[int, ...], single: bool, what: str) -> np.ndarray:
