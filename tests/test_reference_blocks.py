@@ -515,16 +515,18 @@ def test_depthwise_conv2d_is_one_conv2d_per_channel_and_mixes_nothing():
     changed[..., 1] += 1.0  # only channel 1 changes: only its two outputs move
     moved = np.abs(depthwise_conv2d(changed, kernel) - out).max(axis=(0, 1, 2)) > 0
     assert moved.tolist() == [False, False, True, True, False, False]
+    single_image, single_kernel = x[0, :, :, 0], kernel[:, :, 0, 0]
+    np.testing.assert_allclose(depthwise_conv2d(single_image, single_kernel, 0.5),
+                               conv2d(single_image, single_kernel, 0.5), atol=1e-12)
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: depthwise_conv2d(np.ones((5, 5)), np.ones((3, 3))),
-         r"expected x \(batch, height, width, channels\) and kernel \(kh, kw, channels, "
-         r"multiplier\)"),
+        (lambda: depthwise_conv2d(np.ones((1, 5, 5)), np.ones((3, 3))),
+         r"expected x \(height, width\) with kernel \(kh, kw\), or x \(batch, height, width"),
         (lambda: depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 3, 1))),
-         "kernel has filters for 3 channels but x has 2"),
+         "kernel expects 3 input channels but x has 2"),
         (lambda: depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 2)), np.ones(2)),
          r"bias must have shape \(4,\), one per output channel"),
         (lambda: depthwise_conv2d(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1))),

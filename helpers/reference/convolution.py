@@ -149,6 +149,18 @@ def _conv_operands(x: object, kernel: object) -> tuple[np.ndarray, np.ndarray, b
     return image, weights, single
 
 
+def _with_bias(out: np.ndarray, bias: object | None, single: bool) -> np.ndarray:
+    """``out`` (NHWC) plus one bias per output channel (a number, for one 2-D image)."""
+    if bias is None:
+        return out
+    b = float_array("bias", bias)
+    if b.shape != (out.shape[-1],) and not (single and b.ndim == 0):
+        raise ValueError(
+            f"bias must have shape ({out.shape[-1]},), one per output channel, got {b.shape}"
+        )
+    return out + b.reshape(-1)
+
+
 def _conv_geometry(image: np.ndarray, weights: np.ndarray, stride: object, padding: object):
     """The strides and the zeros added before and after each spatial axis."""
     strides = _pair("stride", stride)
@@ -177,14 +189,7 @@ def conv2d(
         weights = weights[::-1, ::-1]
     windows = _windows(image, weights.shape[:2], strides, pads, 0.0)
     out = np.einsum("bijcmn,mnco->bijo", windows, weights, optimize=True)
-    if bias is not None:
-        b = float_array("bias", bias)
-        if b.shape != (weights.shape[3],) and not (single and b.ndim == 0):
-            raise ValueError(
-                f"bias must have shape ({weights.shape[3]},), one per output channel, "
-                f"got {b.shape}"
-            )
-        out = out + b.reshape(-1)
+    out = _with_bias(out, bias, single)
     return out[0, :, :, 0] if single else out
 
 
@@ -197,37 +202,19 @@ def depthwise_conv2d(
 ) -> np.ndarray:
     """``keras.layers.DepthwiseConv2D``: every input channel correlated with its own filters.
 
-    ``x`` is NHWC and ``kernel`` is Keras' ``(kh, kw, channels, multiplier)``: output channel
+    ``x`` is NHWC and ``kernel`` is Keras' ``(kh, kw, channels, multiplier)`` (or one 2-D image
+    and one 2-D kernel, as for :func:`conv2d`, which it then equals): output channel
     ``c * multiplier + d`` is input channel ``c`` correlated with ``kernel[:, :, c, d]``, so
     nothing is mixed across channels. A standard convolution's ``kh * kw * channels *
     out_channels`` multiply-adds per position become ``kh * kw * channels * multiplier``
     (Section 3.4). ``bias`` has one entry per output channel.
     """
-    image, weights = float_array("x", x), float_array("kernel", kernel)
-    if image.ndim != 4 or weights.ndim != 4:
-        raise ValueError(
-            "expected x (batch, height, width, channels) and kernel (kh, kw, channels, "
-            f"multiplier); got x {image.shape} and kernel {weights.shape}"
-        )
-    if image.shape[-1] != weights.shape[2]:
-        raise ValueError(
-            f"kernel has filters for {weights.shape[2]} channels but x has {image.shape[-1]}"
-        )
-    if min(weights.shape) < 1 or min(image.shape) < 1:
-        raise ValueError(f"x {image.shape} and kernel {weights.shape} must not be empty")
+    image, weights, single = _conv_operands(x, kernel)
     strides, pads = _conv_geometry(image, weights, stride, padding)
     windows = _windows(image, weights.shape[:2], strides, pads, 0.0)
     out = np.einsum("bijcmn,mncd->bijcd", windows, weights, optimize=True)
-    out = out.reshape(*out.shape[:3], -1)
-    if bias is not None:
-        b = float_array("bias", bias)
-        if b.shape != (out.shape[-1],):
-            raise ValueError(
-                f"bias must have shape ({out.shape[-1]},), one per output channel "
-                f"(channels x multiplier), got {b.shape}"
-            )
-        out = out + b
-    return out
+    out = _with_bias(out.reshape(*out.shape[:3], -1), bias, single)
+    return out[0, :, :, 0] if single else out
 
 
 def separable_conv2d(
