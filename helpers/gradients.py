@@ -100,6 +100,17 @@ SUPPORTED_BACKENDS = tuple(_GRADIENT_BY_BACKEND)
 """The Keras backends that :func:`input_gradient` and :func:`grad_cam` can differentiate on."""
 
 
+def _for_backend(implementations: dict[str, Callable]) -> Callable:
+    """The implementation for the backend Keras runs on, or a clear error naming the others."""
+    backend = keras.backend.backend()
+    try:
+        return implementations[backend]
+    except KeyError:
+        raise NotImplementedError(
+            f"gradients are implemented for the Keras backends {SUPPORTED_BACKENDS}, "
+            f"but Keras runs on {backend!r}; set KERAS_BACKEND to one of them"
+        ) from None
+
 def _gradient_of_score(
     model: keras.Model, inputs: np.ndarray, score_fn: ScoreFn
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -109,15 +120,7 @@ def _gradient_of_score(
     sum, row by row, is each example's own gradient. Returns ``(gradient, outputs)`` as NumPy
     arrays; the gradient has the shape of ``inputs``.
     """
-    backend = keras.backend.backend()
-    try:
-        differentiate = _GRADIENT_BY_BACKEND[backend]
-    except KeyError:
-        raise NotImplementedError(
-            f"gradients are implemented for the Keras backends {SUPPORTED_BACKENDS}, "
-            f"but Keras runs on {backend!r}; set KERAS_BACKEND to one of them"
-        ) from None
-    return differentiate(model, inputs, score_fn)
+    return _for_backend(_GRADIENT_BY_BACKEND)(model, inputs, score_fn)
 
 
 def _score_fn(labels: np.ndarray, quantity: Quantity, from_logits: bool) -> ScoreFn:
@@ -341,13 +344,7 @@ def weight_gradients(
         return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
             targets, outputs, from_logits=from_logits))
 
-    backend = keras.backend.backend()
-    if backend not in _WEIGHT_GRADIENTS_BY_BACKEND:
-        raise NotImplementedError(
-            f"gradients are implemented for the Keras backends {SUPPORTED_BACKENDS}, "
-            f"but Keras runs on {backend!r}; set KERAS_BACKEND to one of them"
-        )
-    gradients, loss = _WEIGHT_GRADIENTS_BY_BACKEND[backend](model, array, loss_fn, False)
+    gradients, loss = _for_backend(_WEIGHT_GRADIENTS_BY_BACKEND)(model, array, loss_fn, False)
     # A Sequential model puts its own name in front of its variables' paths, a functional
     # model does not; without it, the keys are the same for both.
     paths = [each.path.removeprefix(f"{model.name}/") for each in model.trainable_variables]
