@@ -24,7 +24,7 @@ nbval execute bench: export IMAGE_BOOK_PROGRESS := 0
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          -p tests.nbval_tolerance --nbval-cell-timeout 600 -p no:cacheprovider
 
-.PHONY: help venv data book test unit unit-jax unit-torch nbval site browser browser-deps lab execute bench lint clean
+.PHONY: help venv data book test unit unit-jax unit-torch nbval site browser browser-deps lab execute bench test-backends lint clean
 
 help:
 	@echo "make book     build the website into _build/html from the committed notebooks"
@@ -33,6 +33,8 @@ help:
 	@echo "make lab      open the chapters in JupyterLab (BACKEND=jax or torch for the others)"
 	@echo "make execute  re-run every notebook in place to refresh its committed outputs"
 	@echo "make bench    time every notebook and the site build; fail if over budget"
+	@echo "make test-backends  every notebook on JAX and on PyTorch (lax nbval), results to"
+	@echo "              book/backends.json for the run-times page"
 	@echo "make data     download and verify the data sets into the cache"
 	@echo "make lint     ruff over helpers/, booktools/, tests/ and the notebooks"
 	@echo "make clean    remove _build (keeps .venv and the data cache)"
@@ -119,6 +121,13 @@ execute: $(STAMP) data
 
 bench: $(STAMP) data
 	$(PY) -m booktools.bench $(BENCH_ARGS)
+
+# Every notebook top to bottom on JAX and on PyTorch, each from its own venv, under lax nbval
+# (every cell runs and every assertion holds; outputs are not compared). Writes
+# book/backends.json, which the run-times page shows; commit it. About 80 minutes on 2 cores.
+# BACKENDS_ARGS="--update book/05_4_compute.ipynb" re-runs only the notebooks it names.
+test-backends: $(STAMP) data .venv-jax/.installed .venv-torch/.installed
+	$(PY) -m booktools.backends $(BACKENDS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers booktools tests book
