@@ -12,7 +12,7 @@ import platform
 import sys
 from dataclasses import dataclass
 
-from helpers.checks import random_seed
+from helpers.checks import positive_int, random_seed
 
 DEFAULT_BACKEND = "tensorflow"
 KNOWN_BACKENDS = ("tensorflow", "jax", "torch")
@@ -116,7 +116,9 @@ def numpy_input_without_autotune() -> None:
     ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
-def prepare(seed: int = 0, backend: str | None = None) -> Environment:
+def prepare(
+    seed: int = 0, backend: str | None = None, cpu_devices: int | None = None
+) -> Environment:
     """Choose the backend (``KERAS_BACKEND``, else TensorFlow), import Keras and seed it.
 
     Call it before anything imports Keras: the backend is fixed at Keras' first import.
@@ -124,11 +126,18 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
     chapter's numbers come out the same on every run on the same machine and versions. On
     TensorFlow it also switches off ``tf.data``'s autotuner for NumPy input, which on a
     2-core CPU slows every epoch (:func:`numpy_input_without_autotune`).
+
+    ``cpu_devices`` (Section 5.4) splits the CPU into that many logical devices, so that data
+    parallelism can be tried without several GPUs: see :func:`split_cpu`.
     """
     random_seed(seed)
     chosen = backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
     if chosen not in KNOWN_BACKENDS:
         raise ValueError(f"backend must be one of {KNOWN_BACKENDS}, got {chosen!r}")
+    if cpu_devices is not None:
+        cpu_devices = positive_int("cpu_devices", cpu_devices)
+        if chosen == "jax":  # before Keras: JAX fixes its devices at its first operation
+            split_cpu(cpu_devices, "jax")
     if "keras" in sys.modules:
         import keras
 
@@ -144,6 +153,8 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
 
         accelerators = _accelerators(chosen)
     numpy_input_without_autotune()
+    if cpu_devices is not None and chosen == "tensorflow":
+        split_cpu(cpu_devices, "tensorflow")
     keras.utils.set_random_seed(seed)
     return Environment(
         backend=keras.backend.backend(),
@@ -153,6 +164,51 @@ def prepare(seed: int = 0, backend: str | None = None) -> Environment:
         accelerators=accelerators,
         seed=seed,
     )
+
+
+def split_cpu(devices: int, backend: str) -> int:
+    """Make the CPU appear as ``devices`` logical devices to ``backend``; return how many the
+    data-parallel APIs will see.
+
+    On TensorFlow the one physical CPU gets ``devices`` logical device configurations, which
+    ``tf.distribute.MirroredStrategy`` takes as replicas; on JAX the ``jax_num_cpu_devices``
+    option gives ``devices`` CPU devices, which ``keras.distribution.DataParallel`` shards
+    batches over. Both must be set before the backend runs its first operation, so
+    :func:`prepare` calls this (``prepare(cpu_devices=4)``); asked again for the same number,
+    it changes nothing, and for another number it says to restart the kernel. Keras has no
+    distribution API on PyTorch (data parallelism there is ``torch.distributed``, one process
+    per device), so on PyTorch the CPU stays one device and this returns 1.
+    """
+    devices = positive_int("devices", devices)
+    if backend not in KNOWN_BACKENDS:
+        raise ValueError(f"backend must be one of {KNOWN_BACKENDS}, got {backend!r}")
+    restart = (f"the {backend} backend has already started with another number of CPU "
+               f"devices; restart the kernel to split the CPU into {devices}")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        current = tf.config.get_logical_device_configuration(cpu)
+        if len(current or [None]) == devices:
+            return devices
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+        except RuntimeError as error:
+            raise RuntimeError(restart) from error
+        return devices
+    if backend == "jax":
+        import jax
+
+        if jax.config.jax_num_cpu_devices == devices:
+            return devices
+        try:
+            jax.config.update("jax_num_cpu_devices", devices)
+        except RuntimeError as error:  # started already: fine if with as many devices
+            if len(jax.devices("cpu")) != devices:
+                raise RuntimeError(restart) from error
+        return devices
+    return 1
 
 
 PROGRESS_VARIABLE = "IMAGE_BOOK_PROGRESS"

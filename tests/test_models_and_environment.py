@@ -36,6 +36,8 @@ def test_prepare_reports_the_backend_and_seeds_everything():
         ({"seed": -1}, "seed must be a non-negative int"),
         ({"seed": 1.5}, "seed must be a non-negative int"),
         ({"backend": "theano"}, r"backend must be one of \('tensorflow', 'jax', 'torch'\)"),
+        ({"cpu_devices": 0}, "cpu_devices must be a positive int, got 0"),
+        ({"cpu_devices": 2.0}, "cpu_devices must be a positive int, got 2.0"),
     ],
 )
 def test_prepare_rejects_bad_arguments(kwargs, message):
@@ -47,6 +49,49 @@ def test_prepare_refuses_to_switch_backend_after_import():
     other = "jax" if ENV.backend != "jax" else "torch"
     with pytest.raises(RuntimeError, match="restart the kernel"):
         prepare(backend=other)
+
+
+_SPLIT_CPU = """
+import json, keras
+from helpers.environment import prepare, split_cpu
+prepare(seed=0, cpu_devices=3)
+backend = keras.backend.backend()
+if backend == "tensorflow":
+    import tensorflow as tf
+    seen = len(tf.config.list_logical_devices("CPU"))
+elif backend == "jax":
+    seen = len(keras.distribution.list_devices("cpu"))
+else:
+    seen = 1
+again = split_cpu(3, backend)  # the same number again: nothing to change
+try:
+    split_cpu(2, backend)
+    other = "no error"
+except RuntimeError as error:
+    other = str(error)
+print(json.dumps({"seen": seen, "again": again, "other": other}))
+"""
+
+
+def test_prepare_splits_the_cpu_into_logical_devices_where_keras_can_use_them():
+    # A fresh process: the split must come before the backend's first operation, and this
+    # test process started its backend long ago.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", _SPLIT_CPU], capture_output=True,
+                              text=True, env={**os.environ, "KERAS_BACKEND": ENV.backend},
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    if ENV.backend == "torch":  # no distribution API in Keras for PyTorch: one device
+        assert result == {"seen": 1, "again": 1, "other": "no error"}
+    else:
+        assert result["seen"] == 3 and result["again"] == 3
+        assert result["other"].startswith(f"the {ENV.backend} backend has already started")
+        assert "restart the kernel to split the CPU into 2" in result["other"]
 
 
 def test_small_cnn_shapes_and_parameter_count():
