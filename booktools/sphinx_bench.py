@@ -1,4 +1,5 @@
-"""A Sphinx extension that puts the measured run times of ``book/bench.json`` into the pages.
+"""A Sphinx extension that puts the measured run times of ``book/bench.json`` into the pages,
+and the results of ``make test-backends`` (``book/backends.json``) next to them.
 
 It defines MyST substitutions at build time, so the run-times page writes ``{{ bench_table }}``
 and the site shows the latest numbers from ``make bench`` without the notebooks being re-run.
@@ -48,14 +49,53 @@ def substitutions(data: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+def backend_substitutions(
+    data: dict[str, Any], tensorflow: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """The substitutions made from a ``make test-backends`` file; ``tensorflow``, a bench file,
+    adds TensorFlow's column when it was measured on the same CPU (else a sentence says why
+    it is left out)."""
+    from booktools import backends
+
+    same_cpu = (tensorflow is not None
+                and tensorflow["machine"].get("cpu_model") == data["machine"].get("cpu_model"))
+    values = {"backends_machine": backends.describe(data)}
+    values["backends_table"] = backends.table(data, tensorflow if same_cpu else None)
+    if same_cpu:
+        values["backends_tensorflow_column"] = (
+            "The TensorFlow column is the last `make bench` on the same CPU "
+            f"({tensorflow['measured_at']}): each notebook executed once, its outputs "
+            "compared with the page by `make test`."
+        )
+    else:
+        values["backends_tensorflow_column"] = (
+            "TensorFlow's times are in the table at the top of this page; they were measured "
+            "on another CPU, so they are not set beside these."
+        )
+    slow = backends.slow(data)
+    values["backends_over_budget"] = (
+        "Over the 5-minute budget on another backend: " + "; ".join(slow) + "."
+        if slow
+        else "Every notebook that passed stayed within the 5-minute budget on every backend."
+    )
+    return values
+
+
 def _add_substitutions(app, config) -> None:
+    from booktools import backends
+
+    merged = dict(config.myst_substitutions or {})
     try:
         data = bench.load()
     except (FileNotFoundError, ValueError) as exc:
         logger.warning(f"run times unavailable: {exc}")
-        return
-    merged = dict(config.myst_substitutions or {})
-    merged.update(substitutions(data))
+        data = None
+    else:
+        merged.update(substitutions(data))
+    try:
+        merged.update(backend_substitutions(backends.load(), data))
+    except (FileNotFoundError, ValueError) as exc:
+        logger.warning(f"results on the other backends unavailable: {exc}")
     config.myst_substitutions = merged
 
 

@@ -306,3 +306,17 @@ def test_glossary_terms_are_all_used():
     for page in (HTML / path for path in PAGES if "glossary" not in path):
         used.update(re.findall(r'glossary\.html#(term-[^"]+)"', page.read_text(encoding="utf-8")))
     assert sorted(terms - used) == []
+
+
+def test_run_times_page_shows_every_notebook_on_jax_and_pytorch():
+    """The table of `make test-backends` is on the page, a row for every chapter."""
+    page = HTML / "book" / "run_times.html"
+    if not page.exists():
+        pytest.fail(f"no built site at {HTML}: run `make site` first")
+    text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+    text = " ".join(text.split())
+    assert "Every notebook on JAX and PyTorch" in text
+    assert re.search(r"notebook (TensorFlow \( make bench \) )?JAX PyTorch", text)
+    for notebook in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
+        assert re.search(rf"\b{notebook.stem} (passed|failed)", text), notebook.stem
+    assert "{{" not in text, "a substitution was left unreplaced"
