@@ -213,13 +213,7 @@ def describe(data: Mapping[str, object]) -> str:
 
 def load(path: str | os.PathLike = DEFAULT_OUTPUT) -> dict[str, object]:
     """Read a file written by :func:`main`."""
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"no backend results at {file}: run `make test-backends` first")
-    data = json.loads(file.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "backends" not in data or "machine" not in data:
-        raise ValueError(f"{file} is not a backends file: expected keys 'backends' and 'machine'")
-    return data
+    return bench.read_results(path, "backends", "backends", "make test-backends")
 
 
 def run(backends: Sequence[str], notebooks: Sequence[Path], previous: Mapping | None = None,

@@ -271,15 +271,21 @@ def results_report(data: Mapping[str, object]) -> str:
     return "\n".join(rows)
 
 
-def load(path: str | os.PathLike = DEFAULT_OUTPUT) -> dict[str, object]:
-    """Read a bench file written by :func:`main`."""
+def read_results(path: str | os.PathLike, what: str, key: str, command: str) -> dict:
+    """Read a results file (``what``: "bench", "backends") that must hold ``key`` and
+    ``"machine"``; say which command writes it when it is missing."""
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"no bench results at {file}: run `make bench` first")
+        raise FileNotFoundError(f"no {what} results at {file}: run `{command}` first")
     data = json.loads(file.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "notebooks" not in data or "machine" not in data:
-        raise ValueError(f"{file} is not a bench file: expected keys 'notebooks' and 'machine'")
+    if not isinstance(data, dict) or key not in data or "machine" not in data:
+        raise ValueError(f"{file} is not a {what} file: expected keys '{key}' and 'machine'")
     return data
+
+
+def load(path: str | os.PathLike = DEFAULT_OUTPUT) -> dict[str, object]:
+    """Read a bench file written by :func:`main`."""
+    return read_results(path, "bench", "notebooks", "make bench")
 
 
 def run_time_sentence(data: Mapping[str, object], notebook: str) -> str:
