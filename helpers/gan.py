@@ -8,6 +8,7 @@ module after :func:`helpers.environment.prepare` has chosen the backend.
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Iterator
 
 import keras
@@ -72,6 +73,18 @@ def gan_generator(
     return keras.Model(inputs if num_classes is not None else latent, image, name=name)
 
 
+def _layer_seed() -> int:
+    """A seed drawn from Python's ``random`` exactly as Keras draws a layer's default one.
+
+    Given explicitly, it gives the layer its own random stream on every backend. Left out,
+    Keras' PyTorch backend draws dropout masks from torch's global generator, which every
+    model in the process shares, so two GANs trained in turn do not get the same masks even
+    when built from the same seed; TensorFlow and JAX, which seed each layer this way anyway,
+    give exactly the results they gave before.
+    """
+    return random.randint(1, int(1e9))  # keras.src.random.seed_generator.make_default_seed
+
+
 def gan_discriminator(
     num_classes: int | None = None,
     width: int = 32,
@@ -101,7 +114,7 @@ def gan_discriminator(
     for filters in (width, 2 * width):
         x = layers.Conv2D(filters, 3, strides=2, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)
-        x = layers.Dropout(dropout)(x)
+        x = layers.Dropout(dropout, seed=_layer_seed() if dropout > 0 else None)(x)
     features = layers.Flatten(name="features")(x)
     logit = layers.Dense(1, name="logit")(features)
     if num_classes is None:

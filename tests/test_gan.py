@@ -255,6 +255,37 @@ def test_same_seed_same_samples(trainer):
     np.testing.assert_allclose(other.sample(latent, labels), other.sample(latent, labels))
 
 
+def test_dropout_masks_belong_to_each_discriminator():
+    # Two discriminators built from the same seed drop the same units when called in turn. On
+    # PyTorch an unseeded Dropout draws from torch's global generator, so the second would get
+    # the next masks, not the same ones, and Section 4.3's side-by-side check would fail.
+    keras.utils.set_random_seed(0)
+    first = gan_discriminator(width=WIDTH, dropout=0.5)
+    keras.utils.set_random_seed(0)
+    second = gan_discriminator(width=WIDTH, dropout=0.5)
+    images = np.random.default_rng(0).uniform(-1, 1, size=(4, 28, 28, 1)).astype("float32")
+    for _ in range(2):
+        a = keras.ops.convert_to_numpy(first(images, training=True))
+        b = keras.ops.convert_to_numpy(second(images, training=True))
+        np.testing.assert_array_equal(a, b)
+    again = keras.ops.convert_to_numpy(first(images, training=True))
+    assert not np.array_equal(a, again)  # each call draws new masks: dropout is on
+
+
+@pytest.mark.parametrize("classes", [None, CLASSES])
+def test_two_gans_from_one_seed_train_alike(classes):
+    # As Section 4.3 trains its own GAN and GANTrainer side by side: step in turn, end equal.
+    one, two = tiny_gan(num_classes=classes), tiny_gan(num_classes=classes)
+    images, labels = toy_batch(classes)
+    for _ in range(2):
+        one.step(images, labels)
+        two.step(images, labels)
+    for a, b in zip(one.discriminator.weights + one.generator.weights,
+                    two.discriminator.weights + two.generator.weights, strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_trainer_rejects_mismatched_models_and_bad_settings():
     plain_g = gan_generator(latent_dim=LATENT, width=WIDTH)
     plain_d = gan_discriminator(width=WIDTH)
