@@ -146,8 +146,11 @@ class _PeakMemory:
         self.peak = max(self.peak, _tree_rss(self.pid))
 
 
-def measure(path: str | os.PathLike, timeout_s: int = 900) -> Measurement:
-    """Execute one notebook in a fresh kernel (from its own folder) without saving it."""
+def measure(path: str | os.PathLike, timeout_s: int = 900,
+            keep: str | os.PathLike | None = None) -> Measurement:
+    """Execute one notebook in a fresh kernel (from its own folder) without saving it over
+    the committed one; with ``keep`` (a folder), write the executed copy there under the same
+    name, so that ``python -m tests.nbval_tolerance`` can compare it with the page."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -173,6 +176,9 @@ def measure(path: str | os.PathLike, timeout_s: int = 900) -> Measurement:
             return Measurement(notebook.stem, round(wall, 1), memory.peak,
                                error=f"cell {index}: {last_line(error)}")
         wall = time.perf_counter() - started
+        if keep is not None:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, Path(keep) / notebook.name)  # before the probe cell is added
         probe = nbformat.v4.new_code_cell(_RESULTS_PROBE)  # after the clock stopped
         nb.cells.append(probe)  # the in-memory copy only; the file is never written
         client.execute_cell(probe, len(nb.cells) - 1)
@@ -408,6 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the other notebooks' entries of the existing file; replace only those run now",
     )
     parser.add_argument(
+        "--keep", metavar="FOLDER",
+        help="also write each executed notebook into FOLDER (to compare with the committed "
+             "outputs: python -m tests.nbval_tolerance book/X.ipynb FOLDER/X.ipynb)",
+    )
+    parser.add_argument(
         "--lines-only", action="store_true",
         help="run nothing: rewrite each chapter's run-time line from the existing file",
     )
@@ -429,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     clear_model_cache()
     measurements = []
     for path in paths:
-        run = measure(path)
+        run = measure(path, keep=args.keep)
         print(f"{run.notebook}: {run.wall_s:.0f} s, {run.peak_rss_bytes / 2**20:.0f} MiB"
               + (f", FAILED: {run.error}" if run.error else ""), flush=True)
         for key, value in (run.results or {}).items():

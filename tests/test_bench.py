@@ -84,6 +84,18 @@ def test_measure_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # not saved
 
 
+def test_measure_keeps_the_executed_copy_when_asked(tmp_path):
+    cells = [nbformat.v4.new_code_cell("print(6 * 7)"),
+             nbformat.v4.new_code_cell("bench_results = {'answer': 42}")]
+    path = tmp_path / "kept.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    bench.measure(path, keep=tmp_path / "executed")
+    kept = nbformat.read(tmp_path / "executed" / "kept.ipynb", as_version=4)
+    assert [cell.source for cell in kept.cells] == [cell.source for cell in cells]  # no probe
+    assert kept.cells[0].outputs[0]["text"] == "42\n"
+    assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the original untouched
+
+
 def test_measure_collects_the_numbers_a_notebook_records(tmp_path):
     cells = [
         nbformat.v4.new_code_cell("seconds = 2.5"),
@@ -167,7 +179,7 @@ def test_a_run_starts_without_cached_models(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(
         bench, "measure",
-        lambda path: seen.append(models.exists()) or Measurement("01_a", 5.0, 2**20),
+        lambda path, keep=None: seen.append(models.exists()) or Measurement("01_a", 5.0, 2**20),
     )
     output = tmp_path / "bench.json"
     quick = ["--skip-book", "--skip-race"]
@@ -182,7 +194,7 @@ def test_update_replaces_only_the_notebooks_run_now(tmp_path, monkeypatch):
     data = {**_data(old), "measured_at": "earlier"}
     data["machine"]["cpu_model"] = bench.machine()["cpu_model"]  # the same CPU as this run's
     output.write_text(json.dumps(data))
-    monkeypatch.setattr(bench, "measure", lambda path: Measurement("02_b", 5.0, 2**21))
+    monkeypatch.setattr(bench, "measure", lambda path, keep=None: Measurement("02_b", 5.0, 2**21))
     quick = ["--skip-book", "--skip-race", "--update"]
     assert bench.main(["book/02_b.ipynb", "--output", str(output), *quick]) == 0
     runs = {run["notebook"]: run["wall_s"] for run in bench.load(output)["notebooks"]}
@@ -195,7 +207,7 @@ def test_update_refuses_a_file_measured_on_another_cpu(tmp_path, monkeypatch, ca
     data = _data([Measurement("01_a", 10.0, 2**20)])
     data["machine"]["cpu_model"] = "Some Other CPU"
     output.write_text(json.dumps(data))
-    monkeypatch.setattr(bench, "measure", lambda path: pytest.fail("nothing may run"))
+    monkeypatch.setattr(bench, "measure", lambda path, keep=None: pytest.fail("nothing may run"))
     quick = ["--skip-book", "--skip-race", "--update"]
     assert bench.main(["book/01_a.ipynb", "--output", str(output), *quick]) == 2
     assert "was measured on 'Some Other CPU'" in capsys.readouterr().err
@@ -209,7 +221,7 @@ def test_a_failing_site_build_keeps_the_notebook_measurements(tmp_path, monkeypa
         raise subprocess.CalledProcessError(1, ["jupyter-book"], stderr=b"syntax error in line 7")
 
     output = tmp_path / "bench.json"
-    monkeypatch.setattr(bench, "measure", lambda path: Measurement("01_a", 5.0, 2**20))
+    monkeypatch.setattr(bench, "measure", lambda path, keep=None: Measurement("01_a", 5.0, 2**20))
     monkeypatch.setattr(bench, "_time_book_build", broken_build)
     assert bench.main(["book/01_a.ipynb", "--output", str(output), "--skip-race"]) == 1
     saved = bench.load(output)
@@ -252,7 +264,8 @@ def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monke
 
 
 def test_the_bench_file_records_the_budget_of_its_cpu(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "measure", lambda path: Measurement("01_a", 1000.0, 2**20))
+    monkeypatch.setattr(bench, "measure",
+                        lambda path, keep=None: Measurement("01_a", 1000.0, 2**20))
     monkeypatch.setattr(bench, "machine", lambda: {"cpu_model": "AMD EPYC 7B13", "cpu_cores": 2})
     output = tmp_path / "bench.json"
     quick = ["--skip-book", "--skip-race"]
