@@ -286,6 +286,21 @@ def test_two_gans_from_one_seed_train_alike(classes):
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_adam_moves_an_embedding_row_as_each_backend_does():
+    # The label embeddings of both conditional models get their first Adam step here. A row
+    # looked up k times in a batch should move one step (the learning rate), as it does on JAX
+    # and PyTorch; on TensorFlow the embedding's gradient is sparse (tf.IndexedSlices), Keras'
+    # Adam squares each of the k slices before adding them, and the row moves sqrt(k) steps.
+    # The run-times page lists this difference; the test says when Keras changes it.
+    embedding = keras.layers.Embedding(3, 2, embeddings_initializer="zeros")
+    model = keras.Sequential([keras.Input((), dtype="int32"), embedding])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    model.train_on_batch(np.array([0, 0, 0, 0, 1], "int32"), np.ones((5, 2), "float32"))
+    moved = keras.ops.convert_to_numpy(embedding.embeddings)[:, 0]
+    seen_four_times = 0.2 if keras.backend.backend() == "tensorflow" else 0.1  # sqrt(4) steps
+    np.testing.assert_allclose(moved, [seen_four_times, 0.1, 0.0], atol=1e-4)
+
+
 def test_trainer_rejects_mismatched_models_and_bad_settings():
     plain_g = gan_generator(latent_dim=LATENT, width=WIDTH)
     plain_d = gan_discriminator(width=WIDTH)
