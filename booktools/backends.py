@@ -43,12 +43,14 @@ CELL_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class Run:
-    """One notebook on one backend: passed or not, seconds, and a failure's last line."""
+    """One notebook on one backend: passed or not, seconds, a failure's last line, and the CPU
+    it ran on (an entry kept by ``--update`` from another machine's run keeps its own)."""
 
     notebook: str
     passed: bool
     wall_s: float
     error: str | None = None
+    cpu_model: str | None = None
 
 
 def python_of(backend: str, root: Path = ROOT) -> Path:
@@ -118,9 +120,10 @@ def run_notebook(backend: str, notebook: Path, root: Path = ROOT) -> Run:
     finished = subprocess.run(nbval_command(python, notebook), cwd=root, env=environment,
                               capture_output=True, text=True)
     wall = round(time.perf_counter() - started, 1)
+    cpu = bench.machine()["cpu_model"]
     if finished.returncode == 0:
-        return Run(notebook.stem, True, wall)
-    return Run(notebook.stem, False, wall, failure_line(finished.stdout + finished.stderr))
+        return Run(notebook.stem, True, wall, cpu_model=cpu)
+    return Run(notebook.stem, False, wall, failure_line(finished.stdout + finished.stderr), cpu)
 
 
 def versions(backend: str, root: Path = ROOT) -> dict[str, str]:
@@ -168,10 +171,14 @@ def table(data: Mapping[str, object], tensorflow: Mapping[str, object] | None = 
                   for backend in backends}
     tf_runs = {run["notebook"]: run for run in (tensorflow or {}).get("notebooks", [])}
 
+    here = data.get("machine", {}).get("cpu_model")
+
     def cell(run: Mapping[str, object] | None, passed: bool) -> str:
         if run is None:
             return "not run"
         seconds = f"{run['wall_s']:.0f} s"
+        if run.get("cpu_model") and here and run["cpu_model"] != here:
+            seconds += f" on {run['cpu_model']}"
         if not passed:
             return f"**failed** after {seconds}: {run['error']}"
         if run["wall_s"] > bench.NOTEBOOK_BUDGET_S:
@@ -206,9 +213,15 @@ def describe(data: Mapping[str, object]) -> str:
     for backend, result in data["backends"].items():
         listed = ", ".join(f"{name} {number}" for name, number in result["versions"].items())
         parts.append(f"{BACKEND_NAMES[backend]}: {listed}")
+    others = sorted({run["cpu_model"] for result in data["backends"].values()
+                     for run in result["notebooks"]
+                     if run.get("cpu_model") and run["cpu_model"] != machine["cpu_model"]})
+    elsewhere = ("" if not others else
+                 " A time marked with another CPU was measured there, in an earlier run that "
+                 "this one kept (" + ", ".join(others) + "), so it is not comparable with the rest.")
     return (f"Run {data['measured_at']} on {machine['cpu_cores']} cores of "
             f"{machine['cpu_model']} ({machine['system']}, Python {machine['python']}); "
-            + "; ".join(parts) + ".")
+            + "; ".join(parts) + "." + elsewhere)
 
 
 def load(path: str | os.PathLike = DEFAULT_OUTPUT) -> dict[str, object]:
@@ -221,8 +234,12 @@ def run(backends: Sequence[str], notebooks: Sequence[Path], previous: Mapping | 
     """Run ``notebooks`` on each of ``backends``; with ``previous`` (an earlier file's content),
     keep its entries for the notebooks and backends not run now."""
     described = bench.machine()
-    results = {backend: dict(result) for backend, result in (previous or {}).get(
-        "backends", {}).items()}
+    # An entry kept from ``previous`` keeps the CPU it ran on (files from before entries
+    # recorded it have one CPU for all, in their "machine").
+    recorded_on = (previous or {}).get("machine", {}).get("cpu_model")
+    results = {backend: {**result, "notebooks": [{"cpu_model": recorded_on, **entry}
+                                                 for entry in result["notebooks"]]}
+               for backend, result in (previous or {}).get("backends", {}).items()}
     for backend in backends:
         python_of(backend, root)  # every venv is there before the first hour of notebooks
     for backend in backends:
@@ -275,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         previous = load(output)
         recorded, here = previous["machine"].get("cpu_model"), bench.machine()["cpu_model"]
         if recorded != here:
-            print(f"--update: {output} was run on {recorded!r}, this is {here!r}; run every "
-                  "notebook here (make test-backends) instead.", file=sys.stderr)
-            return 2
+            # Each entry records its CPU, and the table names another one beside its time.
+            print(f"--update: {output} was run on {recorded!r}, this is {here!r}; the entries "
+                  "kept from it keep their CPU's name in the table.", file=sys.stderr)
     data = run(args.backend or list(BACKENDS), [path.resolve() for path in paths], previous)
     output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(table(data))

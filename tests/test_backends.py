@@ -132,6 +132,32 @@ def test_sphinx_substitutions_leave_out_tensorflow_measured_on_another_cpu():
     assert values["backends_over_budget"].startswith("Every notebook that passed stayed")
 
 
+def test_an_update_on_another_cpu_keeps_each_entry_with_its_own_cpu(monkeypatch, capsys):
+    # A file from before entries recorded their CPU: its machine names the CPU of all of them.
+    previous = _data({"jax": [Run("01_a", True, 100.0), Run("02_b", True, 50.0)],
+                      "torch": [Run("01_a", True, 90.0)]}, cpu="CPU A")
+    for result in previous["backends"].values():
+        for entry in result["notebooks"]:
+            del entry["cpu_model"]
+    monkeypatch.setattr(backends, "python_of", lambda backend, root=None: Path(sys.executable))
+    monkeypatch.setattr(backends, "versions", lambda backend, root=None: {"keras": "3"})
+    monkeypatch.setattr(backends.bench, "machine", lambda: {
+        "cpu_cores": 2, "cpu_model": "CPU B", "memory_gib": 24.0, "system": "Linux x86_64",
+        "python": "3.11.7"})
+    monkeypatch.setattr(backends, "run_notebook", lambda backend, notebook, root=None: Run(
+        notebook.stem, True, 40.0, cpu_model="CPU B"))
+    data = backends.run(["jax"], [Path("book/02_b.ipynb")], previous)
+    cpus = {backend: [(run["notebook"], run["cpu_model"]) for run in result["notebooks"]]
+            for backend, result in data["backends"].items()}
+    assert cpus == {"jax": [("01_a", "CPU A"), ("02_b", "CPU B")], "torch": [("01_a", "CPU A")]}
+    lines = backends.table(data).splitlines()
+    assert lines[2] == "| 01_a | passed, 100 s on CPU A | passed, 90 s on CPU A |"
+    assert lines[3] == "| 02_b | passed, 40 s | not run |"
+    assert backends.describe(data).endswith(
+        "A time marked with another CPU was measured there, in an earlier run that this one "
+        "kept (CPU A), so it is not comparable with the rest.")
+
+
 def test_python_of_names_the_missing_venv_and_rejects_unknown_backends(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no \.venv-jax for the jax backend.*"
                                                 r"make \.venv-jax/\.installed"):
