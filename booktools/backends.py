@@ -218,7 +218,8 @@ def describe(data: Mapping[str, object]) -> str:
                      if run.get("cpu_model") and run["cpu_model"] != machine["cpu_model"]})
     elsewhere = ("" if not others else
                  " A time marked with another CPU was measured there, in an earlier run that "
-                 "this one kept (" + ", ".join(others) + "), so it is not comparable with the rest.")
+                 "this one kept (" + ", ".join(others)
+                 + "), so it is not comparable with the rest.")
     return (f"Run {data['measured_at']} on {machine['cpu_cores']} cores of "
             f"{machine['cpu_model']} ({machine['system']}, Python {machine['python']}); "
             + "; ".join(parts) + "." + elsewhere)
