@@ -37,7 +37,8 @@ MEMORY_BUDGET_BYTES = 4 * 1024**3
 
 SLOWER_CPUS_TOTAL_BUDGET_S = {"AMD EPYC": 25 * 60}
 """CPUs on which the book's convolutional networks train markedly slower than on the 2-core
-Intel Xeon the budgets were set on (about 1.9x on the AMD EPYC), and the total each is held to.
+Intel Xeon the budgets were set on (1.4x to 1.9x on the AMD EPYCs measured, by generation), and
+the total each is held to.
 One notebook's budget stays 5 minutes everywhere."""
 
 
