@@ -125,7 +125,9 @@ def test_the_race_table_lists_every_run_and_the_spread():
 
 
 def test_make_bench_stores_the_race_with_the_notebooks(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "measure", lambda path, keep=None: bench.Measurement("01_a", 5.0, 2**20))
+    monkeypatch.setattr(
+        bench, "measure", lambda path, keep=None: bench.Measurement("01_a", 5.0, 2**20)
+    )
     raced = {**_result([170, 180, 160], [20, 25, 40]), "machine": "Test CPU",
              "measured_at": "2026-12-01 15:29 UTC"}
     monkeypatch.setattr(over_seeds, "race", lambda: raced)
