@@ -408,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-book", action="store_true", help="do not time the site build")
     parser.add_argument(
         "--skip-race", action="store_true",
-        help="do not run Section 4.1's race over seeds (booktools.race; about 10 minutes)",
+        help="do not run Section 4.1's race over seeds and its ablation (booktools.race; "
+             "about 10 minutes on a 2-core CPU)",
     )
     parser.add_argument(
         "--update", action="store_true",
@@ -495,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         from booktools import race
 
         print(race.table(data["race"]))
+        if (ablated := race.ablation_table(data["race"])) is not None:
+            print("\n" + ablated)
     for problem in problems:
         print(f"bench: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -41,11 +41,16 @@ def substitutions(data: dict[str, Any]) -> dict[str, str]:
         from booktools import race
 
         values["race_table"] = race.table(data["race"])
+        values["race_ablation_table"] = race.ablation_table(data["race"]) or (
+            "The last race ran without its ablation (`python -m booktools.race "
+            "--skip-ablation`, or before the ablation was part of it)."
+        )
     else:
         values["race_table"] = (
             "The last `make bench` did not race the recipes over seeds (it ran with "
             "`--skip-race`, or before the race was part of it)."
         )
+        values["race_ablation_table"] = "No race, so no ablation either."
     return values
 
 

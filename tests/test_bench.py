@@ -159,6 +159,7 @@ def test_sphinx_substitutions_come_from_the_bench_file():
     data["machine"]["cpu_model"] = "AMD EPYC 7B13"
     assert substitutions(data)["bench_total_budget_minutes"] == "25"
     assert substitutions(data)["race_table"].startswith("The last `make bench` did not race")
+    assert substitutions(data)["race_ablation_table"] == "No race, so no ablation either."
     assert values["bench_machine"] == (
         "Measured 2026-11-26 09:00 UTC on 2 cores of Test CPU with 24.0 GiB of memory "
         "(Linux x86_64, Python 3.11.7, Keras backend tensorflow; keras 3.15.1)."

@@ -124,6 +124,54 @@ def test_the_race_table_lists_every_run_and_the_spread():
     assert text.endswith("median **7.2x**, from 4.0x to 8.5x (8.5x, 7.2x, 4.0x).")
 
 
+def test_each_ablation_recipe_changes_one_choice_of_the_race_recipe_to_the_examples():
+    ours, example = race.RACE_RECIPE, race.KERAS_EXAMPLE
+    changed_fields = []
+    for change, recipe in over_seeds.ablation_recipes():
+        differs = {name for name in ("batch_size", "peak_learning_rate", "beta_1", "beta_2")
+                   if getattr(recipe, name) != getattr(ours, name)}
+        for name in differs:  # taken back to the Keras example's value, not a third one
+            assert getattr(recipe, name) == getattr(example, name), (change, name)
+        if recipe.build is not ours.build:
+            keras.utils.set_random_seed(0)
+            assert recipe.build().count_params() == example.build().count_params(), change
+            differs.add("network")
+        # the schedule's length, the data and the checks stay the race recipe's
+        assert (recipe.epochs, recipe.checks_per_epoch, recipe.validation_split,
+                recipe.stop_at_target) == (ours.epochs, ours.checks_per_epoch,
+                                           ours.validation_split, ours.stop_at_target)
+        changed_fields.append(differs)
+    assert changed_fields == [{"batch_size"}, {"peak_learning_rate"}, {"beta_1", "beta_2"},
+                              {"network"}]
+
+
+def test_a_run_records_the_epoch_of_its_first_check_at_the_target():
+    result = race.RaceResult("race recipe", 0, 3.0, 40, 2, 6.0, 0.991,
+                             curve=[(1.0, 0.97), (2.0, 0.985), (3.0, 0.990), (4.0, 0.99),
+                                    (5.0, 0.989)])
+    record = over_seeds._record(race.RACE_RECIPE, result, 60_000)
+    assert record["to_target_epochs"] == 0.75  # the third check of four per epoch
+    assert record["epoch_s"] == pytest.approx(0.15 * 235)  # 150 ms a step, 235 steps
+    never = race.RaceResult("race recipe", 0, None, 40, 2, 6.0, 0.98, curve=[(1.0, 0.98)])
+    assert over_seeds._record(race.RACE_RECIPE, never, 60_000)["to_target_epochs"] is None
+
+
+def test_the_ablation_table_puts_the_race_recipe_first_and_says_never():
+    result = _result([170, 180, 160], [20, 25, 40])
+    assert over_seeds.ablation_table(result) is None  # a race run without its ablation
+    for run, epochs in zip(result["recipes"]["race recipe"]["runs"], [1.5, 1.75, 2], strict=True):
+        run["to_target_epochs"] = epochs
+    seeds = [(0, 60.0, 2.0, 0.9901), (1, None, None, 0.988), (2, 55.0, 1.75, 0.9905)]
+    slower = [{"seed": seed, "reached_s": reached, "to_target_epochs": epochs, "epoch_s": 30.0,
+               "test_accuracy": accuracy} for seed, reached, epochs, accuracy in seeds]
+    result["ablation"] = {"batch 128 instead of 256": {"runs": slower}}
+    lines = over_seeds.ablation_table(result).splitlines()
+    assert lines[0].startswith("| recipe | s per epoch (median) | epochs to 99.0 % (seeds 0, 1, 2)")
+    assert lines[2] == "| the race recipe | 23.5 | 1.5, 1.75, 2 | 25.0 | 99.30 to 99.30 % |"
+    assert lines[3] == ("| batch 128 instead of 256 | 30.0 | 2, never, 1.75 | not in every seed | "
+                        "98.80 to 99.05 % |")
+
+
 def test_make_bench_stores_the_race_with_the_notebooks(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bench, "measure", lambda path, keep=None: bench.Measurement("01_a", 5.0, 2**20)
